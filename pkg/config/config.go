@@ -1,0 +1,209 @@
+package config
+
+import (
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Secret is a configuration value that must never be printed. Its String, GoString
+// and LogValue methods mask it; use string(s) only where the bytes are needed.
+type Secret string
+
+// String returns "[redacted]" for a non-empty secret and "" otherwise.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString is String, so %#v masks the secret too.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue implements slog.LogValuer with the masked form.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Config is jwtgate's whole configuration. Field tags name the configuration keys.
+type Config struct {
+	Server    Server    `mapstructure:"server"`
+	JWT       JWT       `mapstructure:"jwt"`
+	APIKeys   APIKeys   `mapstructure:"api_keys"`
+	Chat      Chat      `mapstructure:"chat"`
+	RateLimit RateLimit `mapstructure:"rate_limit"`
+	Log       Log       `mapstructure:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Addr is server.addr, the listen address (default "127.0.0.1:8080").
+	Addr string `mapstructure:"addr"`
+	// ReadHeaderTimeout is server.read_header_timeout (default 5s); it cuts off
+	// slow-header clients.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ReadTimeout is server.read_timeout, for the whole request (default 30s).
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// IdleTimeout is server.idle_timeout for keep-alive connections (default 120s).
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// ShutdownTimeout is server.shutdown_timeout, how long in-flight requests may
+	// finish after SIGTERM (default 15s).
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// MaxHeaderBytes is server.max_header_bytes (default 16384).
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	// MaxBodyBytes is server.max_body_bytes, the largest /sessions request body
+	// (default 65536); larger bodies get 413.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+}
+
+// JWT configures signing and verification.
+type JWT struct {
+	// Secret is jwt.secret, the HMAC secret (at least 32 bytes). Empty together with
+	// SecretFile and Keys: a random in-memory key is used and a warning logged.
+	Secret Secret `mapstructure:"secret"`
+	// SecretFile is jwt.secret_file, a file holding the secret (one trailing newline
+	// is dropped); Load reads it into Secret.
+	SecretFile string `mapstructure:"secret_file"`
+	// Algorithm is jwt.algorithm for the single-secret form: HS256 (default), HS384
+	// or HS512.
+	Algorithm string `mapstructure:"algorithm"`
+	// KeyID is jwt.key_id, the kid of the single secret (default: derived from the
+	// secret's fingerprint, the same on every replica).
+	KeyID string `mapstructure:"key_id"`
+	// Issuer is jwt.issuer, the iss claim (default "jwtgate").
+	Issuer string `mapstructure:"issuer"`
+	// Audience is jwt.audience, the aud claim (default "jwtgate").
+	Audience string `mapstructure:"audience"`
+	// TTL is jwt.ttl, the default token lifetime (default 15m).
+	TTL time.Duration `mapstructure:"ttl"`
+	// MaxTTL is jwt.max_ttl, the longest lifetime a client may ask for (default 1h).
+	MaxTTL time.Duration `mapstructure:"max_ttl"`
+	// MaxSessionAge is jwt.max_session_age: a session may be refreshed until it is
+	// this old (default 24h).
+	MaxSessionAge time.Duration `mapstructure:"max_session_age"`
+	// Leeway is jwt.leeway, the clock skew allowed on exp, nbf and iat (default 30s).
+	Leeway time.Duration `mapstructure:"leeway"`
+	// APIKeyClaim is jwt.api_key_claim: "sealed" (default) or "plain".
+	APIKeyClaim string `mapstructure:"api_key_claim"`
+	// Keys is jwt.keys, a key set for rotation; it replaces Secret when set.
+	Keys []Key `mapstructure:"keys"`
+	// SigningKey is jwt.signing_key, the kid in Keys that signs (default: the first).
+	SigningKey string `mapstructure:"signing_key"`
+	// SealSecret is jwt.seal_secret, a separate secret (at least 32 bytes) the
+	// API-key seal key is derived from (default: derived from each signing key).
+	SealSecret Secret `mapstructure:"seal_secret"`
+	// SealSecretFile is jwt.seal_secret_file; Load reads it into SealSecret.
+	SealSecretFile string `mapstructure:"seal_secret_file"`
+	// NotBefore is jwt.not_before (RFC 3339): tokens issued before it are refused,
+	// with no leeway. Zero: off.
+	NotBefore time.Time `mapstructure:"not_before"`
+}
+
+// Key is one entry of jwt.keys.
+type Key struct {
+	// KID is the key's kid (required, unique).
+	KID string `mapstructure:"kid"`
+	// Alg is HS256, HS384, HS512, EdDSA, ES256 or RS256.
+	Alg string `mapstructure:"alg"`
+	// Secret is the HMAC secret (HS* only).
+	Secret Secret `mapstructure:"secret"`
+	// SecretFile is a file holding the HMAC secret; Load reads it into Secret.
+	SecretFile string `mapstructure:"secret_file"`
+	// PrivateKeyFile is a PKCS#8 PEM file (EdDSA, ES256, RS256); Load reads it into
+	// PrivateKeyPEM.
+	PrivateKeyFile string `mapstructure:"private_key_file"`
+	// PrivateKeyPEM holds the contents of PrivateKeyFile after Load.
+	PrivateKeyPEM Secret `mapstructure:"-"`
+}
+
+// APIKeys configures which API keys may open a session.
+type APIKeys struct {
+	// Allowed is api_keys.allowed: when non-empty, only these keys are accepted.
+	// Entries are plain keys or "sha256:<hex>" digests of keys. In the environment,
+	// JWTGATE_API_KEYS_ALLOWED is comma-separated.
+	Allowed []Secret `mapstructure:"allowed"`
+}
+
+// Chat configures the /chat routes.
+type Chat struct {
+	// UpstreamURL is chat.upstream_url; nil means the built-in echo backend.
+	UpstreamURL *url.URL `mapstructure:"upstream_url"`
+	// UpstreamAuthHeader is chat.upstream_auth_header (default "Authorization").
+	UpstreamAuthHeader string `mapstructure:"upstream_auth_header"`
+	// UpstreamAuthScheme is chat.upstream_auth_scheme (default "Bearer"; empty sends
+	// the bare key).
+	UpstreamAuthScheme string `mapstructure:"upstream_auth_scheme"`
+	// EchoDelay is chat.echo_delay, the pause between streamed echo chunks (default 20ms).
+	EchoDelay time.Duration `mapstructure:"echo_delay"`
+	// ConnectTimeout is chat.connect_timeout for dialling the upstream (default 10s).
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// ResponseHeaderTimeout is chat.response_header_timeout (default 60s): 504 after it.
+	ResponseHeaderTimeout time.Duration `mapstructure:"response_header_timeout"`
+	// IdleTimeout is chat.idle_timeout: a response that sends nothing for this long
+	// is ended (default 60s).
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxStreamDuration is chat.max_stream_duration, the longest a single proxied
+	// response may run (default 10m).
+	MaxStreamDuration time.Duration `mapstructure:"max_stream_duration"`
+	// MaxBodyBytes is chat.max_body_bytes, the largest request body forwarded
+	// (default 1 MiB); larger bodies get 413.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// AllowedPaths is chat.allowed_paths: when non-empty, only upstream paths under
+	// one of these prefixes are forwarded.
+	AllowedPaths []string `mapstructure:"allowed_paths"`
+	// AllowSetCookie is chat.allow_set_cookie: pass the upstream's Set-Cookie
+	// headers through (default false: dropped).
+	AllowSetCookie bool `mapstructure:"allow_set_cookie"`
+}
+
+// RateLimit configures rate limiting of POST /sessions.
+type RateLimit struct {
+	// SessionsPerMinute is rate_limit.sessions_per_minute per client address (0: off).
+	SessionsPerMinute int `mapstructure:"sessions_per_minute"`
+	// Burst is rate_limit.burst (default 10).
+	Burst int `mapstructure:"burst"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is log.level: debug, info (default), warn or error.
+	Level string `mapstructure:"level"`
+	// Format is log.format: json (default) or text.
+	Format string `mapstructure:"format"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Addr:              "127.0.0.1:8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			MaxBodyBytes:      64 << 10,
+		},
+		JWT: JWT{
+			Algorithm:     "HS256",
+			Issuer:        "jwtgate",
+			Audience:      "jwtgate",
+			TTL:           15 * time.Minute,
+			MaxTTL:        time.Hour,
+			MaxSessionAge: 24 * time.Hour,
+			Leeway:        30 * time.Second,
+			APIKeyClaim:   "sealed",
+		},
+		Chat: Chat{
+			UpstreamAuthHeader:    "Authorization",
+			UpstreamAuthScheme:    "Bearer",
+			EchoDelay:             20 * time.Millisecond,
+			ConnectTimeout:        10 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			IdleTimeout:           60 * time.Second,
+			MaxStreamDuration:     10 * time.Minute,
+			MaxBodyBytes:          1 << 20,
+		},
+		RateLimit: RateLimit{SessionsPerMinute: 0, Burst: 10},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}

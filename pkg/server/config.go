@@ -1,0 +1,46 @@
+package server
+
+import (
+	"net/url"
+	"time"
+)
+
+// Config is what the server needs from configuration, as plain values.
+type Config struct {
+	// MaxBodyBytes bounds /sessions request bodies (413 past it).
+	MaxBodyBytes int64
+	// AllowedAPIKeys, when non-empty, is the allowlist: plain keys or "sha256:<hex>".
+	AllowedAPIKeys []string
+	// SessionsPerMinute rate-limits POST /sessions per client address (0: off).
+	SessionsPerMinute int
+	// Burst is the rate limiter's burst.
+	Burst int
+	// Chat configures the /chat routes.
+	Chat ChatConfig
+}
+
+// ChatConfig configures the /chat routes.
+type ChatConfig struct {
+	// UpstreamURL is the chat backend; nil selects the built-in echo backend.
+	UpstreamURL *url.URL
+	// AuthHeader is the upstream request header that carries the API key.
+	AuthHeader string
+	// AuthScheme prefixes the key in AuthHeader ("Bearer"); empty sends the bare key.
+	AuthScheme string
+	// EchoDelay is the pause between streamed echo chunks.
+	EchoDelay time.Duration
+	// ConnectTimeout bounds dialling the upstream.
+	ConnectTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for upstream response headers (504 past it).
+	ResponseHeaderTimeout time.Duration
+	// IdleTimeout ends a response that sends nothing for this long.
+	IdleTimeout time.Duration
+	// MaxStreamDuration is the longest one proxied response may run.
+	MaxStreamDuration time.Duration
+	// MaxBodyBytes bounds forwarded request bodies (413 past it).
+	MaxBodyBytes int64
+	// AllowedPaths, when non-empty, are the upstream path prefixes that may be reached.
+	AllowedPaths []string
+	// AllowSetCookie passes upstream Set-Cookie headers through (default: dropped).
+	AllowSetCookie bool
+}

@@ -1,0 +1,237 @@
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/go-json-experiment/json"
+)
+
+// Issuer signs new session tokens with the signing key of a [KeySet].
+// It is safe for concurrent use.
+type Issuer struct {
+	key      *Key
+	header   string // base64url of the fixed JOSE header, built once
+	issuer   string
+	audience string
+	o        options
+}
+
+// Params describe a new session.
+type Params struct {
+	// APIKey is the key the session wraps: 1 to [MaxAPIKeyLen] printable ASCII
+	// characters without spaces.
+	APIKey string
+	// Subject is the sub claim; empty means "apikey:" and the key's fingerprint.
+	Subject string
+	// TTL is the token lifetime; zero means the issuer's default, and anything over
+	// the issuer's maximum is capped to it.
+	TTL time.Duration
+}
+
+// Issued is a freshly signed token and the claims it carries.
+type Issued struct {
+	// Token is the compact JWS. It is a secret: never log it.
+	Token string
+	// Claims are the token's claims.
+	Claims *Claims
+}
+
+// NewIssuer returns an Issuer that signs with ks's signing key. Issuer and audience
+// are required; see [WithTTL], [WithMaxTTL], [WithMaxSessionAge], [WithPlainAPIKey]
+// and [WithClock].
+func NewIssuer(ks *KeySet, issuer, audience string, opts ...Option) (*Issuer, error) {
+	if ks == nil {
+		return nil, fmt.Errorf("%w: nil key set", ErrKeySetInvalid)
+	}
+	if issuer == "" || audience == "" {
+		return nil, fmt.Errorf("creating issuer: issuer and audience are required")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.ttl <= 0 || o.maxTTL < o.ttl || o.maxSessionAge < o.maxTTL {
+		return nil, fmt.Errorf("creating issuer: %w: need 0 < ttl <= max ttl <= max session age", ErrTTLInvalid)
+	}
+	k := ks.SigningKey()
+	hdr, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{k.alg, k.id, "JWT"})
+	if err != nil {
+		return nil, fmt.Errorf("encoding header: %w", err)
+	}
+	return &Issuer{
+		key:      k,
+		header:   base64.RawURLEncoding.EncodeToString(hdr),
+		issuer:   issuer,
+		audience: audience,
+		o:        o,
+	}, nil
+}
+
+// DefaultTTL returns the lifetime of tokens issued without an explicit TTL.
+func (i *Issuer) DefaultTTL() time.Duration { return i.o.ttl }
+
+// MaxTTL returns the longest lifetime a caller may ask for.
+func (i *Issuer) MaxTTL() time.Duration { return i.o.maxTTL }
+
+// Issue starts a new session and returns its first token.
+func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
+	if err := CheckAPIKey(p.APIKey); err != nil {
+		return nil, err
+	}
+	sub := p.Subject
+	if sub == "" {
+		sub = "apikey:" + Fingerprint(p.APIKey)
+	} else if err := checkSubject(sub); err != nil {
+		return nil, err
+	}
+	ttl, err := i.ttl(p.TTL)
+	if err != nil {
+		return nil, err
+	}
+	now := i.o.now().Truncate(time.Second)
+	c := &Claims{
+		Subject:           sub,
+		SessionID:         randomID(),
+		SessionStart:      now,
+		APIKey:            p.APIKey,
+		APIKeyFingerprint: Fingerprint(p.APIKey),
+	}
+	return i.sign(c, now, now.Add(ttl))
+}
+
+// Refresh returns a new token for the session of c (same session ID, start time,
+// subject and API key; new jti and lifetime). It fails with [ErrSessionTooOld] once
+// the session is older than the maximum session age, and the new token never
+// outlives that age. ttl zero means the default.
+func (i *Issuer) Refresh(_ context.Context, c *Claims, ttl time.Duration) (*Issued, error) {
+	if c == nil || c.SessionID == "" || c.SessionStart.IsZero() {
+		return nil, fmt.Errorf("refreshing: %w: no session", ErrSessionTooOld)
+	}
+	if err := CheckAPIKey(c.APIKey); err != nil {
+		return nil, err
+	}
+	d, err := i.ttl(ttl)
+	if err != nil {
+		return nil, err
+	}
+	now := i.o.now().Truncate(time.Second)
+	end := c.SessionStart.Add(i.o.maxSessionAge)
+	if !now.Before(end) {
+		return nil, ErrSessionTooOld
+	}
+	exp := now.Add(d)
+	if exp.After(end) {
+		exp = end
+	}
+	n := &Claims{
+		Subject:           c.Subject,
+		SessionID:         c.SessionID,
+		SessionStart:      c.SessionStart,
+		APIKey:            c.APIKey,
+		APIKeyFingerprint: Fingerprint(c.APIKey),
+	}
+	return i.sign(n, now, exp)
+}
+
+func (i *Issuer) ttl(d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("%w: must not be negative", ErrTTLInvalid)
+	case d == 0:
+		return i.o.ttl, nil
+	case d < time.Second:
+		return 0, fmt.Errorf("%w: must be at least one second", ErrTTLInvalid)
+	case d > i.o.maxTTL:
+		return i.o.maxTTL, nil
+	}
+	return d, nil
+}
+
+// sign fills in the registered claims and signs c.
+func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
+	c.KeyID = i.key.id
+	c.Issuer = i.issuer
+	c.Audience = i.audience
+	c.ID = randomID()
+	c.IssuedAt, c.NotBefore, c.ExpiresAt = now, now, exp
+	w := wireClaims{
+		Iss: c.Issuer,
+		Sub: c.Subject,
+		Iat: now.Unix(),
+		Nbf: now.Unix(),
+		Exp: exp.Unix(),
+		Jti: c.ID,
+		Sid: c.SessionID,
+		Sst: c.SessionStart.Unix(),
+		Akf: c.APIKeyFingerprint,
+	}
+	aud, err := json.Marshal(i.audience)
+	if err != nil {
+		return nil, fmt.Errorf("encoding audience: %w", err)
+	}
+	w.Aud = aud
+	if i.o.plain {
+		w.Ak = c.APIKey
+	} else {
+		w.Aks = i.key.seal.seal(c.APIKey, c.ID)
+	}
+	payload, err := json.Marshal(&w)
+	if err != nil {
+		return nil, fmt.Errorf("encoding claims: %w", err)
+	}
+	b64 := base64.RawURLEncoding
+	buf := make([]byte, 0, len(i.header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(512))
+	buf = append(buf, i.header...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := i.key.method.Sign(string(buf), i.key.sign)
+	if err != nil {
+		return nil, fmt.Errorf("signing with key %q: %w", i.key.id, err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return &Issued{Token: string(buf), Claims: c}, nil
+}
+
+// randomID returns 128 random bits in hex.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// CheckAPIKey reports whether key has the shape of an API key jwtgate wraps:
+// 1 to [MaxAPIKeyLen] printable ASCII characters without spaces. The error wraps
+// [ErrAPIKeyInvalid] and never contains the key.
+func CheckAPIKey(key string) error {
+	if key == "" || len(key) > MaxAPIKeyLen {
+		return fmt.Errorf("%w: must be 1 to %d characters", ErrAPIKeyInvalid, MaxAPIKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: must be printable ASCII without spaces", ErrAPIKeyInvalid)
+		}
+	}
+	return nil
+}
+
+func checkSubject(s string) error {
+	if len(s) > MaxSubjectLen {
+		return fmt.Errorf("%w: must be at most %d bytes", ErrSubjectInvalid, MaxSubjectLen)
+	}
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || r == 0xfffd {
+			return fmt.Errorf("%w: must be valid UTF-8 without control characters", ErrSubjectInvalid)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package token
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Supported algorithms. The algorithm is a property of the key, never of the token.
+const (
+	HS256 = "HS256"
+	HS384 = "HS384"
+	HS512 = "HS512"
+	EdDSA = "EdDSA"
+	ES256 = "ES256"
+	RS256 = "RS256"
+)
+
+// MinRSABits is the smallest RSA modulus [ParsePrivateKeyPEM] accepts.
+const MinRSABits = 2048
+
+// MaxKeyIDLen is the longest kid a key may have.
+const MaxKeyIDLen = 128
+
+// Key is one signing key with its pinned algorithm, addressed by kid.
+// A Key is immutable and safe for concurrent use.
+type Key struct {
+	id     string
+	alg    string
+	method jwt.SigningMethod
+	sign   any // []byte for HMAC, the private key otherwise
+	verify any // []byte for HMAC, the public key otherwise
+	public crypto.PublicKey
+	seal   *sealer // derived from the key material; see WithSealSecret
+	fp     string
+}
+
+// ID returns the key's kid.
+func (k *Key) ID() string { return k.id }
+
+// Alg returns the algorithm pinned to the key.
+func (k *Key) Alg() string { return k.alg }
+
+// Public returns the public key, or nil for an HMAC key.
+func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// Fingerprint returns a loggable identifier of the key material (see [Fingerprint]).
+func (k *Key) Fingerprint() string { return k.fp }
+
+// hmacMinLen is the shortest secret per HMAC algorithm: the hash output size
+// (RFC 7518 section 3.2), and never under 32 bytes.
+var hmacMinLen = map[string]int{HS256: 32, HS384: 48, HS512: 64}
+
+// NewHMACKey returns an HMAC key. alg is HS256, HS384 or HS512 (empty means HS256);
+// the secret must be at least as long as the hash output (32, 48 or 64 bytes).
+// An empty kid is replaced by one derived from the secret.
+func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
+	if alg == "" {
+		alg = HS256
+	}
+	min, ok := hmacMinLen[alg]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not an HMAC algorithm", ErrAlgUnsupported, alg)
+	}
+	if len(secret) < min {
+		return nil, fmt.Errorf("%w: %s needs at least %d bytes, got %d", ErrKeyTooShort, alg, min, len(secret))
+	}
+	fp := Fingerprint(string(secret))
+	if kid == "" {
+		kid = "hs-" + fp
+	}
+	if err := checkKeyID(kid); err != nil {
+		return nil, err
+	}
+	s, err := newSealer(secret)
+	if err != nil {
+		return nil, err
+	}
+	sec := append([]byte(nil), secret...)
+	return &Key{id: kid, alg: alg, method: jwt.GetSigningMethod(alg), sign: sec, verify: sec, seal: s, fp: fp}, nil
+}
+
+// ParsePrivateKeyPEM returns an asymmetric key from a PKCS#8 PEM block: Ed25519 for
+// EdDSA, P-256 for ES256, RSA of at least [MinRSABits] for RS256. An empty alg is
+// inferred from the key type.
+func ParsePrivateKeyPEM(kid, alg string, pemBytes []byte) (*Key, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%w: want a PKCS#8 \"PRIVATE KEY\" PEM block", ErrKeyInvalid)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: parsing PKCS#8: %w", ErrKeyInvalid, err)
+	}
+	return NewPrivateKey(kid, alg, priv.(crypto.Signer))
+}
+
+// NewPrivateKey returns an asymmetric key for priv (ed25519.PrivateKey,
+// *ecdsa.PrivateKey on P-256, or *rsa.PrivateKey of at least [MinRSABits]).
+// An empty alg is inferred from the key type; an empty kid is derived from the public key.
+func NewPrivateKey(kid, alg string, priv crypto.Signer) (*Key, error) {
+	var want string
+	switch p := priv.(type) {
+	case ed25519.PrivateKey:
+		want = EdDSA
+	case *ecdsa.PrivateKey:
+		if p.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("%w: ES256 needs a P-256 key", ErrKeyInvalid)
+		}
+		want = ES256
+	case *rsa.PrivateKey:
+		if p.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("%w: RSA key has %d bits, need at least %d", ErrKeyTooShort, p.N.BitLen(), MinRSABits)
+		}
+		want = RS256
+	default:
+		return nil, fmt.Errorf("%w: unsupported private key type %T", ErrKeyInvalid, priv)
+	}
+	if alg == "" {
+		alg = want
+	}
+	if alg != want {
+		return nil, fmt.Errorf("%w: key is for %s, not %q", ErrAlgUnsupported, want, alg)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding key: %w", ErrKeyInvalid, err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding public key: %w", ErrKeyInvalid, err)
+	}
+	fp := Fingerprint(string(pubDER))
+	if kid == "" {
+		kid = strings.ToLower(alg[:2]) + "-" + fp
+	}
+	if err := checkKeyID(kid); err != nil {
+		return nil, err
+	}
+	s, err := newSealer(der)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{id: kid, alg: alg, method: jwt.GetSigningMethod(alg), sign: priv, verify: priv.Public(),
+		public: priv.Public(), seal: s, fp: fp}, nil
+}
+
+func checkKeyID(kid string) error {
+	if kid == "" || len(kid) > MaxKeyIDLen {
+		return fmt.Errorf("%w: kid must be 1 to %d characters", ErrKeyInvalid, MaxKeyIDLen)
+	}
+	for i := 0; i < len(kid); i++ {
+		if c := kid[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return fmt.Errorf("%w: kid must be printable ASCII without spaces or quotes", ErrKeyInvalid)
+		}
+	}
+	return nil
+}
+
+// KeySet is the set of keys a replica signs and verifies with. One key signs; every
+// key verifies tokens that carry its kid. A KeySet is immutable and safe for
+// concurrent use; a reload builds a new one.
+type KeySet struct {
+	keys    map[string]*Key
+	ordered []*Key
+	signing *Key
+}
+
+// KeySetOption configures [NewKeySet].
+type KeySetOption func(*keySetOptions)
+
+type keySetOptions struct {
+	sealSecret []byte
+}
+
+// WithSealSecret seals API-key claims under a key derived from secret (at least
+// [MinSealSecretLen] bytes) instead of from each signing key, so tokens stay
+// openable by any replica that holds the seal secret, whatever key signed them.
+func WithSealSecret(secret []byte) KeySetOption {
+	return func(o *keySetOptions) { o.sealSecret = append([]byte(nil), secret...) }
+}
+
+// NewKeySet returns a key set that signs with the key whose kid is signingKID (empty:
+// the first key) and verifies with all of keys. Kids must be unique.
+func NewKeySet(signingKID string, keys []*Key, opts ...KeySetOption) (*KeySet, error) {
+	var o keySetOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no keys", ErrKeySetInvalid)
+	}
+	var shared *sealer
+	if o.sealSecret != nil {
+		if len(o.sealSecret) < MinSealSecretLen {
+			return nil, fmt.Errorf("%w: need at least %d bytes, got %d", ErrSealSecretShort, MinSealSecretLen, len(o.sealSecret))
+		}
+		var err error
+		if shared, err = newSealer(o.sealSecret); err != nil {
+			return nil, err
+		}
+	}
+	ks := &KeySet{keys: make(map[string]*Key, len(keys))}
+	for _, k := range keys {
+		if k == nil {
+			return nil, fmt.Errorf("%w: nil key", ErrKeySetInvalid)
+		}
+		if _, dup := ks.keys[k.id]; dup {
+			return nil, fmt.Errorf("%w: duplicate kid %q", ErrKeySetInvalid, k.id)
+		}
+		if shared != nil {
+			c := *k
+			c.seal = shared
+			k = &c
+		}
+		ks.keys[k.id] = k
+		ks.ordered = append(ks.ordered, k)
+	}
+	if signingKID == "" {
+		ks.signing = ks.ordered[0]
+	} else if ks.signing = ks.keys[signingKID]; ks.signing == nil {
+		return nil, fmt.Errorf("%w: signing key %q is not in the set", ErrKeySetInvalid, signingKID)
+	}
+	return ks, nil
+}
+
+// SigningKey returns the key new tokens are signed with.
+func (ks *KeySet) SigningKey() *Key { return ks.signing }
+
+// Lookup returns the key with the given kid.
+func (ks *KeySet) Lookup(kid string) (*Key, bool) {
+	k, ok := ks.keys[kid]
+	return k, ok
+}
+
+// Keys returns the keys in configuration order.
+func (ks *KeySet) Keys() []*Key { return append([]*Key(nil), ks.ordered...) }

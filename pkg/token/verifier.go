@@ -1,0 +1,213 @@
+package token
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+)
+
+// b64 decodes base64url without padding, strictly: padding, characters outside the
+// alphabet and non-zero trailing bits are all refused, so every token has exactly
+// one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Verifier checks jwtgate session tokens. It is safe for concurrent use.
+//
+// Verification follows RFC 8725: the algorithm is pinned to the key named by kid
+// and never taken from the token alone, so "none" and algorithm confusion (an HMAC
+// token "signed" with a public key) cannot pass; the header may carry only alg, typ
+// and kid, so jku, jwk, x5u, x5c and crit are refused rather than ignored; exp, nbf,
+// iat, iss and aud are required; and oversized tokens are refused before decoding.
+type Verifier struct {
+	ks       *KeySet
+	issuer   string
+	audience string
+	o        options
+}
+
+// NewVerifier returns a Verifier that accepts tokens signed by a key in ks.
+// Issuer and audience are required; see [WithLeeway], [WithNotBefore] and [WithClock].
+func NewVerifier(ks *KeySet, issuer, audience string, opts ...Option) (*Verifier, error) {
+	if ks == nil {
+		return nil, fmt.Errorf("%w: nil key set", ErrKeySetInvalid)
+	}
+	if issuer == "" || audience == "" {
+		return nil, errors.New("creating verifier: issuer and audience are required")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.leeway < 0 {
+		return nil, errors.New("creating verifier: leeway must not be negative")
+	}
+	return &Verifier{ks: ks, issuer: issuer, audience: audience, o: o}, nil
+}
+
+// KeySet returns the keys the verifier accepts.
+func (v *Verifier) KeySet() *KeySet { return v.ks }
+
+// Verify checks raw and returns its claims, with the API key opened. Every error
+// wraps one of the ErrToken sentinels and never contains the token or the key.
+func (v *Verifier) Verify(_ context.Context, raw string) (*Claims, error) {
+	if len(raw) > MaxTokenSize {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTokenTooLarge, MaxTokenSize)
+	}
+	dot1 := strings.IndexByte(raw, '.')
+	dot2 := strings.LastIndexByte(raw, '.')
+	if dot1 <= 0 || dot2 == dot1 || dot2 == len(raw)-1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
+		return nil, fmt.Errorf("%w: want three non-empty dot-separated parts", ErrTokenMalformed)
+	}
+
+	key, err := v.header(raw[:dot1])
+	if err != nil {
+		return nil, err
+	}
+	sig, err := b64.DecodeString(raw[dot2+1:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature is not base64url", ErrTokenMalformed)
+	}
+	if err := key.method.Verify(raw[:dot2], sig, key.verify); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTokenSignatureInvalid, err)
+	}
+
+	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not base64url", ErrTokenMalformed)
+	}
+	var w wireClaims
+	// Unknown claims are ignored (RFC 7519 section 4); duplicate names are refused
+	// (the default of this decoder), so no two parsers can read different claims.
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return nil, fmt.Errorf("%w: payload is not a JSON object of the expected claims", ErrTokenMalformed)
+	}
+	return v.claims(key, &w)
+}
+
+// header decodes and checks the JOSE header and returns the key it names.
+func (v *Verifier) header(seg string) (*Key, error) {
+	hb, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrTokenMalformed)
+	}
+	var h wireHeader
+	if err := json.Unmarshal(hb, &h, json.RejectUnknownMembers(true)); err != nil {
+		if errors.Is(err, json.ErrUnknownName) {
+			return nil, fmt.Errorf("%w: only alg, typ and kid are allowed", ErrTokenUnsupportedHeader)
+		}
+		return nil, fmt.Errorf("%w: header is not a JSON object of the expected members", ErrTokenMalformed)
+	}
+	if h.Crit != nil {
+		return nil, fmt.Errorf("%w: no critical extension is understood", ErrTokenUnsupportedHeader)
+	}
+	if h.Alg == "" || strings.EqualFold(h.Alg, "none") {
+		return nil, fmt.Errorf("%w: unsigned tokens are never accepted", ErrTokenAlgorithm)
+	}
+	if h.Typ != nil && !strings.EqualFold(*h.Typ, "JWT") {
+		return nil, fmt.Errorf("%w: typ must be JWT", ErrTokenUnsupportedHeader)
+	}
+	if h.Kid == nil || *h.Kid == "" {
+		return nil, fmt.Errorf("%w: kid is required", ErrTokenUnknownKey)
+	}
+	key, ok := v.ks.Lookup(*h.Kid)
+	if !ok {
+		return nil, ErrTokenUnknownKey
+	}
+	if h.Alg != key.alg {
+		return nil, fmt.Errorf("%w: key %q is pinned to %s", ErrTokenAlgorithm, key.id, key.alg)
+	}
+	return key, nil
+}
+
+// claims checks the decoded payload and builds the Claims.
+func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
+	switch {
+	case w.Iss == "", w.Aud == nil, w.Sub == "", w.Jti == "", w.Sid == "", w.Akf == "":
+		return nil, fmt.Errorf("%w: iss, aud, sub, jti, sid and akf are required", ErrTokenClaimMissing)
+	case w.Exp == 0, w.Nbf == 0, w.Iat == 0, w.Sst == 0:
+		return nil, fmt.Errorf("%w: exp, nbf, iat and sst are required", ErrTokenClaimMissing)
+	case w.Ak == "" && w.Aks == "":
+		return nil, fmt.Errorf("%w: the API key claim is required", ErrTokenClaimMissing)
+	case w.Exp < 0, w.Nbf < 0, w.Iat < 0, w.Sst < 0, w.Sst > w.Iat, w.Exp > maxNumericDate, w.Nbf > maxNumericDate, w.Iat > maxNumericDate:
+		return nil, fmt.Errorf("%w: time claims are out of range", ErrTokenMalformed)
+	case w.Ak != "" && w.Aks != "":
+		return nil, fmt.Errorf("%w: both plain and sealed API key claims", ErrTokenMalformed)
+	}
+	if w.Iss != v.issuer {
+		return nil, ErrTokenInvalidIssuer
+	}
+	if !audienceHas(w.Aud, v.audience) {
+		return nil, ErrTokenInvalidAudience
+	}
+
+	now := v.o.now()
+	leeway := int64(v.o.leeway / time.Second)
+	unix := now.Unix()
+	if unix >= w.Exp+leeway {
+		return nil, ErrTokenExpired
+	}
+	if unix < w.Nbf-leeway {
+		return nil, ErrTokenNotValidYet
+	}
+	if w.Iat > unix+leeway {
+		return nil, ErrTokenIssuedInFuture
+	}
+	if !v.o.notBefore.IsZero() && w.Iat < v.o.notBefore.Unix() {
+		return nil, fmt.Errorf("%w: issued before the configured not-before instant", ErrTokenRevoked)
+	}
+
+	apiKey := w.Ak
+	if w.Aks != "" {
+		var err error
+		if apiKey, err = key.seal.open(w.Aks, w.Jti); err != nil {
+			return nil, err
+		}
+	}
+	if CheckAPIKey(apiKey) != nil {
+		return nil, fmt.Errorf("%w: not a valid API key", ErrTokenAPIKeyInvalid)
+	}
+	if subtle.ConstantTimeCompare([]byte(Fingerprint(apiKey)), []byte(w.Akf)) != 1 {
+		return nil, fmt.Errorf("%w: fingerprint does not match", ErrTokenAPIKeyInvalid)
+	}
+	return &Claims{
+		KeyID:             key.id,
+		Issuer:            w.Iss,
+		Audience:          v.audience,
+		Subject:           w.Sub,
+		ID:                w.Jti,
+		SessionID:         w.Sid,
+		IssuedAt:          time.Unix(w.Iat, 0),
+		NotBefore:         time.Unix(w.Nbf, 0),
+		ExpiresAt:         time.Unix(w.Exp, 0),
+		SessionStart:      time.Unix(w.Sst, 0),
+		APIKey:            apiKey,
+		APIKeyFingerprint: w.Akf,
+	}, nil
+}
+
+// maxNumericDate keeps time arithmetic far from overflow (year 9999).
+const maxNumericDate = 253402300799
+
+// audienceHas reports whether aud, a JSON string or array of strings, names want.
+func audienceHas(aud []byte, want string) bool {
+	if len(aud) > 0 && aud[0] == '"' {
+		var s string
+		return json.Unmarshal(aud, &s) == nil && s == want
+	}
+	var list []string
+	if json.Unmarshal(aud, &list) != nil {
+		return false
+	}
+	for _, s := range list {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
