@@ -1,14 +1,538 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// newChatProxy returns the handler for /chat/*path that forwards to cfg.UpstreamURL.
-// (Stub: being written.)
+// Causes with which the proxy ends an upstream request itself; they tell these
+// cases apart from a client that went away.
+var (
+	errIdleTimeout       = errors.New("chat upstream sent nothing for chat.idle_timeout")
+	errMaxStreamDuration = errors.New("chat upstream response ran past chat.max_stream_duration")
+)
+
+// maxIdleConnsPerHost keeps warm connections to the single upstream. The
+// transport's default of 2 would make most concurrent requests dial anew.
+const maxIdleConnsPerHost = 64
+
+// chatProxy forwards /chat/*path to one upstream. Everything costly (transport,
+// reverse proxy, allowed path list) is built once by [newChatProxy].
+type chatProxy struct {
+	upstream       *url.URL
+	basePath       string // upstream path without its trailing slash
+	baseRawPath    string // escaped form of basePath when the upstream URL needs one
+	authHeader     string
+	authPrefix     string // the scheme and a space, or empty for the bare key
+	allowed        []allowedPath
+	maxBody        int64
+	idleTimeout    time.Duration
+	maxStream      time.Duration
+	allowSetCookie bool
+	logger         *slog.Logger
+	rp             *httputil.ReverseProxy
+}
+
+// allowedPath is one chat.allowed_paths prefix, matched on segment boundaries.
+type allowedPath struct {
+	exact string // "/v1/chat"
+	under string // "/v1/chat/"
+}
+
+// proxyCall is the state of one proxied request. It rides on the request
+// context so that the shared ReverseProxy hooks can reach it.
+type proxyCall struct {
+	client  context.Context // the inbound request's context, before ours
+	cancel  context.CancelCauseFunc
+	rest    string // the path after /chat, validated
+	outURL  url.URL
+	authVal string
+	apiKey  string // only to scrub it out of error text before logging
+	keyFP   string
+}
+
+type proxyCallKey struct{}
+
+// newChatProxy returns the handler for /chat/*path that forwards to
+// cfg.UpstreamURL with the session's API key, as described in DESIGN.md.
+//
+// Zero durations switch the matching limit off and a zero MaxBodyBytes means
+// no body limit; an empty AuthHeader means "Authorization". It returns an error
+// naming the configuration key for an unusable cfg.
 func newChatProxy(cfg ChatConfig, logger *slog.Logger) (gin.HandlerFunc, error) {
-	return nil, errors.New("chat proxy: not implemented yet")
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p, err := buildChatProxy(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	return p.handle, nil
+}
+
+func buildChatProxy(cfg ChatConfig, logger *slog.Logger) (*chatProxy, error) {
+	var errs []error
+	u := cfg.UpstreamURL
+	if err := checkUpstreamURL(u); err != nil {
+		errs = append(errs, err)
+	}
+	header := cfg.AuthHeader
+	if header == "" {
+		header = "Authorization"
+	}
+	if !isToken(header) {
+		errs = append(errs, fmt.Errorf("chat.upstream_auth_header: %q is not a valid header name", header))
+	}
+	if cfg.AuthScheme != "" && !isToken(cfg.AuthScheme) {
+		errs = append(errs, fmt.Errorf("chat.upstream_auth_scheme: %q is not a valid scheme", cfg.AuthScheme))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"chat.connect_timeout", cfg.ConnectTimeout},
+		{"chat.response_header_timeout", cfg.ResponseHeaderTimeout},
+		{"chat.idle_timeout", cfg.IdleTimeout},
+		{"chat.max_stream_duration", cfg.MaxStreamDuration},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", d.key, d.v))
+		}
+	}
+	if cfg.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("chat.max_body_bytes: must not be negative, got %d", cfg.MaxBodyBytes))
+	}
+	allowed := make([]allowedPath, 0, len(cfg.AllowedPaths))
+	for _, a := range cfg.AllowedPaths {
+		ap, err := parseAllowedPath(a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		allowed = append(allowed, ap)
+	}
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		errs = append(errs, errors.New("chat proxy: http.DefaultTransport is not an *http.Transport"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	tr := base.Clone()
+	tr.Proxy = nil // the upstream is configured explicitly; HTTP_PROXY must not redirect keys
+	tr.DialContext = (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = cfg.ResponseHeaderTimeout
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	// Pass bodies through as the upstream encoded them: with compression on, the
+	// transport would ask for gzip on the client's behalf and decode it here.
+	tr.DisableCompression = true
+
+	p := &chatProxy{
+		upstream:       u,
+		basePath:       strings.TrimSuffix(u.Path, "/"),
+		authHeader:     header,
+		allowed:        allowed,
+		maxBody:        cfg.MaxBodyBytes,
+		idleTimeout:    cfg.IdleTimeout,
+		maxStream:      cfg.MaxStreamDuration,
+		allowSetCookie: cfg.AllowSetCookie,
+		logger:         logger,
+	}
+	if u.RawPath != "" {
+		p.baseRawPath = strings.TrimSuffix(u.EscapedPath(), "/")
+	}
+	if cfg.AuthScheme != "" {
+		p.authPrefix = cfg.AuthScheme + " "
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      tr,
+		FlushInterval:  -1, // write each chunk through at once: server-sent events must not wait
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ErrorHandler:   p.handleError,
+		ModifyResponse: p.modifyResponse,
+	}
+	return p, nil
+}
+
+func checkUpstreamURL(u *url.URL) error {
+	switch {
+	case u == nil:
+		return errors.New("chat.upstream_url: not set")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("chat.upstream_url: scheme must be http or https, got %q", u.Scheme)
+	case u.Host == "" || u.Opaque != "":
+		return errors.New("chat.upstream_url: must be an absolute URL with a host")
+	case u.User != nil:
+		// The key travels in a header; credentials in the URL would be ignored
+		// by the transport, and would show up wherever the URL is printed.
+		return errors.New("chat.upstream_url: must not contain user information")
+	case u.Fragment != "":
+		return errors.New("chat.upstream_url: must not contain a fragment")
+	}
+	return nil
+}
+
+func parseAllowedPath(a string) (allowedPath, error) {
+	p := a
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, "%\\") || hasControl(p) {
+		return allowedPath{}, fmt.Errorf("chat.allowed_paths: %q is not a clean absolute path", a)
+	}
+	if p == "/" {
+		return allowedPath{exact: "/", under: "/"}, nil
+	}
+	return allowedPath{exact: p, under: p + "/"}, nil
+}
+
+// handle is the gin handler for /chat/*path.
+func (p *chatProxy) handle(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	claims, ok := token.FromContext(r.Context())
+	if !ok || claims.APIKey == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="jwtgate"`)
+		writeProxyError(w, http.StatusUnauthorized, "invalid_token", "the request carries no verified session")
+		return
+	}
+	rest := c.Param("path")
+	if rest == "" {
+		rest = "/"
+	}
+	if !validRest(rest) || !validEscapedPath(r.URL.EscapedPath()) {
+		writeProxyError(w, http.StatusBadRequest, "invalid_request",
+			"the chat path must not contain dot segments, empty segments, backslashes, control characters or encoded dots, slashes or percent signs")
+		return
+	}
+	call := &proxyCall{
+		client:  r.Context(),
+		rest:    rest,
+		outURL:  p.outURL(rest, r.URL.RawQuery),
+		authVal: p.authPrefix + claims.APIKey,
+		apiKey:  claims.APIKey,
+		keyFP:   claims.APIKeyFingerprint,
+	}
+	if !p.isAllowed(call.outURL.Path) {
+		writeProxyError(w, http.StatusNotFound, "not_found", "the chat path is not available")
+		return
+	}
+	if p.maxBody > 0 {
+		if r.ContentLength > p.maxBody {
+			writeProxyError(w, http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription())
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		}
+	}
+
+	ctx := r.Context()
+	if p.maxStream > 0 {
+		// A stream that began with a valid token runs on after the token
+		// expires, but never longer than this.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, p.maxStream, errMaxStreamDuration)
+		defer cancel()
+	}
+	ctx, call.cancel = context.WithCancelCause(ctx)
+	defer call.cancel(nil)
+	defer p.logStreamEnd(ctx, call) // deferred: the proxy aborts a cut stream with a panic
+	ctx = context.WithValue(ctx, proxyCallKey{}, call)
+
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// outURL joins the upstream URL and the validated rest of the path.
+func (p *chatProxy) outURL(rest, rawQuery string) url.URL {
+	u := url.URL{
+		Scheme: p.upstream.Scheme,
+		Host:   p.upstream.Host,
+		Path:   p.basePath + rest,
+	}
+	if p.baseRawPath != "" {
+		u.RawPath = p.baseRawPath + (&url.URL{Path: rest}).EscapedPath()
+	}
+	switch {
+	case p.upstream.RawQuery == "":
+		u.RawQuery = rawQuery
+	case rawQuery == "":
+		u.RawQuery = p.upstream.RawQuery
+	default:
+		u.RawQuery = p.upstream.RawQuery + "&" + rawQuery
+	}
+	return u
+}
+
+func (p *chatProxy) isAllowed(upstreamPath string) bool {
+	if len(p.allowed) == 0 {
+		return true
+	}
+	for _, a := range p.allowed {
+		if upstreamPath == a.exact || strings.HasPrefix(upstreamPath, a.under) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite builds the outbound request. ReverseProxy has already removed the
+// hop-by-hop and X-Forwarded-* headers from pr.Out.
+func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
+	call, ok := pr.In.Context().Value(proxyCallKey{}).(*proxyCall)
+	if !ok {
+		// Only handle calls the proxy; an empty URL fails the round trip (502).
+		pr.Out.URL = &url.URL{}
+		return
+	}
+	u := call.outURL
+	pr.Out.URL = &u
+	pr.Out.Host = "" // the Host header names the upstream
+	pr.SetXForwarded()
+	h := pr.Out.Header
+	// The session token, the key header of /sessions and jwtgate's cookies are
+	// for jwtgate alone; the upstream gets the API key and nothing else.
+	h.Del("Authorization")
+	h.Del("X-Api-Key")
+	h.Del("Cookie")
+	h.Set(p.authHeader, call.authVal)
+}
+
+func (p *chatProxy) modifyResponse(res *http.Response) error {
+	if !p.allowSetCookie {
+		// The response is served from jwtgate's origin: an upstream cookie would
+		// be set there, beside the UI that holds the session token.
+		res.Header.Del("Set-Cookie")
+		res.Header.Del("Set-Cookie2")
+	}
+	if p.idleTimeout <= 0 || res.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection needs its body writable; the stream deadline
+		// still closes it.
+		return nil
+	}
+	if call, ok := res.Request.Context().Value(proxyCallKey{}).(*proxyCall); ok {
+		res.Body = newIdleBody(res.Body, p.idleTimeout, func() { call.cancel(errIdleTimeout) })
+	}
+	return nil
+}
+
+// handleError answers a failed round trip. The upstream's error text can carry
+// the URL or, in a badly behaved chain, the key, so it is only logged, scrubbed.
+func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	call, _ := r.Context().Value(proxyCallKey{}).(*proxyCall)
+	if call != nil && call.client.Err() != nil {
+		p.logger.LogAttrs(r.Context(), slog.LevelDebug, "chat client went away before the upstream answered",
+			slog.String("upstream", p.upstream.Host), slog.String("path", call.rest))
+		return
+	}
+	var (
+		status    int
+		code      string
+		desc      string
+		tooLarge  *http.MaxBytesError
+		opErr     *net.OpError
+		errorText = err.Error()
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		status, code, desc = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription()
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
+	case errors.Is(err, context.DeadlineExceeded):
+		status, code, desc = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time"
+	default:
+		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
+	}
+	attrs := []slog.Attr{
+		slog.String("upstream", p.upstream.Host),
+		slog.Int("status", status),
+	}
+	if call != nil {
+		if call.apiKey != "" {
+			errorText = strings.ReplaceAll(errorText, call.apiKey, "[api key]")
+		}
+		attrs = append(attrs, slog.String("path", call.rest), slog.String("api_key_fingerprint", call.keyFP))
+	}
+	attrs = append(attrs, slog.String("error", errorText))
+	level := slog.LevelWarn
+	if status == http.StatusRequestEntityTooLarge {
+		level = slog.LevelInfo
+	}
+	p.logger.LogAttrs(r.Context(), level, "chat upstream request failed", attrs...)
+	writeProxyError(w, status, code, desc)
+}
+
+// logStreamEnd records a response that the proxy cut short itself.
+func (p *chatProxy) logStreamEnd(ctx context.Context, call *proxyCall) {
+	cause := context.Cause(ctx)
+	var reason string
+	switch {
+	case errors.Is(cause, errIdleTimeout):
+		reason = "idle_timeout"
+	case errors.Is(cause, errMaxStreamDuration):
+		reason = "max_stream_duration"
+	default:
+		return
+	}
+	p.logger.LogAttrs(ctx, slog.LevelInfo, "chat upstream response ended by jwtgate",
+		slog.String("reason", reason),
+		slog.String("upstream", p.upstream.Host),
+		slog.String("path", call.rest),
+		slog.String("api_key_fingerprint", call.keyFP))
+}
+
+func (p *chatProxy) tooLargeDescription() string {
+	return fmt.Sprintf("the request body is larger than %d bytes", p.maxBody)
+}
+
+// idleBody ends a response body that produces nothing for d: the timer runs
+// only while a Read waits on the upstream, so a slow client does not count as
+// an idle upstream.
+type idleBody struct {
+	rc    io.ReadCloser
+	d     time.Duration
+	timer *time.Timer
+}
+
+func newIdleBody(rc io.ReadCloser, d time.Duration, onIdle func()) *idleBody {
+	t := time.AfterFunc(d, onIdle)
+	t.Stop()
+	return &idleBody{rc: rc, d: d, timer: t}
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.d)
+	n, err := b.rc.Read(p)
+	b.timer.Stop()
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.rc.Close()
+}
+
+// validRest reports whether rest, the decoded path after /chat, is already
+// clean: it starts with a slash and has no empty, "." or ".." segments (a
+// ";parameter" does not hide a dot segment), no backslash, no percent sign and no
+// control character. A path that cleaning would change is refused, never
+// rewritten, so nothing reaches the upstream other than what the client named.
+func validRest(rest string) bool {
+	if rest == "" || rest[0] != '/' {
+		return false
+	}
+	if strings.ContainsAny(rest, "\\%") || hasControl(rest) {
+		return false
+	}
+	segs := rest[1:]
+	for {
+		seg, more, found := strings.Cut(segs, "/")
+		if name, _, _ := strings.Cut(seg, ";"); name == "." || name == ".." {
+			return false
+		}
+		if !found {
+			return true // the last segment may be empty: a trailing slash
+		}
+		if seg == "" {
+			return false
+		}
+		segs = more
+	}
+}
+
+// validEscapedPath reports whether the request's escaped path is free of
+// percent-encoded dots, slashes, backslashes, percent signs and control
+// characters, which upstreams and intermediaries decode in different ways.
+func validEscapedPath(p string) bool {
+	if strings.IndexByte(p, '\\') >= 0 {
+		return false
+	}
+	for i := strings.IndexByte(p, '%'); i >= 0; i = strings.IndexByte(p, '%') {
+		if i+2 >= len(p) {
+			return false
+		}
+		hi, ok1 := unhex(p[i+1])
+		lo, ok2 := unhex(p[i+2])
+		if !ok1 || !ok2 {
+			return false
+		}
+		switch b := hi<<4 | lo; {
+		case b == '.', b == '/', b == '\\', b == '%', b < 0x20, b == 0x7f:
+			return false
+		}
+		p = p[i+3:]
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether s is an RFC 9110 token, as header names and auth
+// schemes must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// proxyError is the JSON error body, in the shape every jwtgate error has.
+type proxyError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// writeProxyError writes the JSON error body with status. (respond.go has the
+// server's general writer; the two are to be merged.)
+func writeProxyError(w http.ResponseWriter, status int, code, desc string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.MarshalWrite(w, proxyError{Error: code, Description: desc})
 }
