@@ -61,13 +61,16 @@ func (v *Verifier) Verify(_ context.Context, raw string) (*Claims, error) {
 	}
 	dot1 := strings.IndexByte(raw, '.')
 	dot2 := strings.LastIndexByte(raw, '.')
-	if dot1 <= 0 || dot2 == dot1 || dot2 == len(raw)-1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
-		return nil, fmt.Errorf("%w: want three non-empty dot-separated parts", ErrTokenMalformed)
+	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
+		return nil, fmt.Errorf("%w: want three dot-separated parts", ErrTokenMalformed)
 	}
 
 	key, err := v.header(raw[:dot1])
 	if err != nil {
 		return nil, err
+	}
+	if dot2 == len(raw)-1 {
+		return nil, fmt.Errorf("%w: signature is empty", ErrTokenSignatureInvalid)
 	}
 	sig, err := b64.DecodeString(raw[dot2+1:])
 	if err != nil {
