@@ -73,3 +73,19 @@ func BenchmarkIssueSealed(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyCacheHit is a repeat verification of a cached sealed token.
+func BenchmarkVerifyCacheHit(b *testing.B) {
+	ks := mustKeySet(b, "k1", mustHMACKey(b, "k1", HS256, testSecret))
+	raw := mustIssue(b, mustIssuer(b, ks), Params{APIKey: testAPIKey, Subject: "user-1234"}).Token
+	v := mustVerifier(b, ks, WithCache(DefaultCacheSize))
+	if _, err := v.Verify(b.Context(), raw); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(b.Context(), raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

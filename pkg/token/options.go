@@ -29,6 +29,7 @@ type options struct {
 	leeway        time.Duration
 	plain         bool
 	notBefore     time.Time
+	cacheSize     int
 }
 
 func defaultOptions() options {

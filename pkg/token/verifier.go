@@ -29,6 +29,7 @@ type Verifier struct {
 	issuer   string
 	audience string
 	o        options
+	cache    *verifiedCache // nil: off
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by a key in ks.
@@ -47,7 +48,18 @@ func NewVerifier(ks *KeySet, issuer, audience string, opts ...Option) (*Verifier
 	if o.leeway < 0 {
 		return nil, errors.New("creating verifier: leeway must not be negative")
 	}
-	return &Verifier{ks: ks, issuer: issuer, audience: audience, o: o}, nil
+	v := &Verifier{ks: ks, issuer: issuer, audience: audience, o: o}
+	if o.cacheSize < 0 {
+		return nil, errors.New("creating verifier: cache size must not be negative")
+	}
+	if o.cacheSize > 0 {
+		c, err := newVerifiedCache(o.cacheSize)
+		if err != nil {
+			return nil, err
+		}
+		v.cache = c
+	}
+	return v, nil
 }
 
 // KeySet returns the keys the verifier accepts.
@@ -55,10 +67,31 @@ func (v *Verifier) KeySet() *KeySet { return v.ks }
 
 // Verify checks raw and returns its claims, with the API key opened. Every error
 // wraps one of the ErrToken sentinels and never contains the token or the key.
+// The returned claims are read-only (they may be shared through the cache).
 func (v *Verifier) Verify(_ context.Context, raw string) (*Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrTokenTooLarge, MaxTokenSize)
 	}
+	if v.cache != nil {
+		if c, ok := v.cache.lru.Get(raw); ok {
+			if err := v.checkTimes(c.ExpiresAt.Unix(), c.NotBefore.Unix()); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	c, err := v.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil && len(raw) <= MaxCachedTokenSize {
+		v.cache.lru.Add(raw, c)
+	}
+	return c, nil
+}
+
+// verify is the full check, without the cache.
+func (v *Verifier) verify(raw string) (*Claims, error) {
 	dot1 := strings.IndexByte(raw, '.')
 	dot2 := strings.LastIndexByte(raw, '.')
 	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
@@ -149,16 +182,11 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 		return nil, ErrTokenInvalidAudience
 	}
 
-	now := v.o.now()
+	if err := v.checkTimes(w.Exp, w.Nbf); err != nil {
+		return nil, err
+	}
 	leeway := int64(v.o.leeway / time.Second)
-	unix := now.Unix()
-	if unix >= w.Exp+leeway {
-		return nil, ErrTokenExpired
-	}
-	if unix < w.Nbf-leeway {
-		return nil, ErrTokenNotValidYet
-	}
-	if w.Iat > unix+leeway {
+	if w.Iat > v.o.now().Unix()+leeway {
 		return nil, ErrTokenIssuedInFuture
 	}
 	if !v.o.notBefore.IsZero() && w.Iat < v.o.notBefore.Unix() {
@@ -192,6 +220,19 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 		APIKey:            apiKey,
 		APIKeyFingerprint: w.Akf,
 	}, nil
+}
+
+// checkTimes checks exp and nbf against the clock, with the leeway.
+func (v *Verifier) checkTimes(exp, nbf int64) error {
+	unix := v.o.now().Unix()
+	leeway := int64(v.o.leeway / time.Second)
+	if unix >= exp+leeway {
+		return ErrTokenExpired
+	}
+	if unix < nbf-leeway {
+		return ErrTokenNotValidYet
+	}
+	return nil
 }
 
 // maxNumericDate keeps time arithmetic far from overflow (year 9999).
