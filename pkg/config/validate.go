@@ -1,0 +1,311 @@
+package config
+
+import (
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits [Config.Validate] enforces.
+const (
+	// MinSecretLen is the shortest HMAC or seal secret accepted, in bytes. HS384 and
+	// HS512 secrets must be at least as long as their hash output (48 and 64
+	// bytes), as RFC 7518 section 3.2 requires.
+	MinSecretLen = 32
+	// MaxLeeway is the largest jwt.leeway accepted: more would let expired tokens
+	// live on for a meaningful time.
+	MaxLeeway = 5 * time.Minute
+	// maxKeyIDLen matches the longest kid pkg/token accepts.
+	maxKeyIDLen = 128
+)
+
+// hmacMinLen returns the shortest secret alg accepts and whether alg is an HMAC
+// algorithm.
+func hmacMinLen(alg string) (int, bool) {
+	switch alg {
+	case "HS256":
+		return MinSecretLen, true
+	case "HS384":
+		return 48, true
+	case "HS512":
+		return 64, true
+	}
+	return 0, false
+}
+
+// isAsymmetric reports whether alg signs with a private key file.
+func isAsymmetric(alg string) bool {
+	return alg == "EdDSA" || alg == "ES256" || alg == "RS256"
+}
+
+// problems collects validation errors, each starting with the key it is about.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, errors.New(key+": "+fmt.Sprintf(format, args...)))
+}
+
+// positive reports d <= 0 for key.
+func (p *problems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "must be positive, got %s", d)
+	}
+}
+
+// Validate reports every problem with c at once, joined with [errors.Join], each
+// message starting with the key it concerns ("jwt.ttl: must be positive, got 0s").
+// It changes nothing and never includes secret values in its messages. Secrets
+// held in files must already have been read into c, as [Load] does.
+func (c Config) Validate() error {
+	var p problems
+	c.Server.validate(&p)
+	c.JWT.validate(&p)
+	c.APIKeys.validate(&p)
+	c.Chat.validate(&p)
+	c.RateLimit.validate(&p)
+	c.Log.validate(&p)
+	return errors.Join(p...)
+}
+
+func (s Server) validate(p *problems) {
+	if s.Addr == "" {
+		p.add("server.addr", "must not be empty")
+	} else if _, port, err := net.SplitHostPort(s.Addr); err != nil {
+		p.add("server.addr", "want host:port, got %q", s.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("server.addr", "port must be a number from 0 to 65535, got %q", port)
+	}
+	p.positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	p.positive("server.read_timeout", s.ReadTimeout)
+	p.positive("server.idle_timeout", s.IdleTimeout)
+	p.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.MaxHeaderBytes <= 0 {
+		p.add("server.max_header_bytes", "must be positive, got %d", s.MaxHeaderBytes)
+	}
+	if s.MaxBodyBytes <= 0 {
+		p.add("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
+	}
+}
+
+func (j JWT) validate(p *problems) {
+	minLen, ok := hmacMinLen(j.Algorithm)
+	if !ok {
+		p.add("jwt.algorithm", "want HS256, HS384 or HS512, got %q", j.Algorithm)
+		minLen = MinSecretLen
+	}
+	checkSecret(p, "jwt.secret", j.Secret, j.SecretFile, minLen, j.Algorithm)
+	if j.KeyID != "" {
+		checkKeyID(p, "jwt.key_id", j.KeyID)
+	}
+	checkSecret(p, "jwt.seal_secret", j.SealSecret, j.SealSecretFile, MinSecretLen, "")
+
+	if j.Issuer == "" {
+		p.add("jwt.issuer", "must not be empty")
+	}
+	if j.Audience == "" {
+		p.add("jwt.audience", "must not be empty")
+	}
+	p.positive("jwt.ttl", j.TTL)
+	if j.TTL > 0 && j.TTL > j.MaxTTL {
+		p.add("jwt.ttl", "%s exceeds jwt.max_ttl (%s)", j.TTL, j.MaxTTL)
+	}
+	if j.MaxTTL > j.MaxSessionAge {
+		p.add("jwt.max_ttl", "%s exceeds jwt.max_session_age (%s)", j.MaxTTL, j.MaxSessionAge)
+	}
+	if j.Leeway < 0 {
+		p.add("jwt.leeway", "must not be negative, got %s", j.Leeway)
+	} else if j.Leeway > MaxLeeway {
+		p.add("jwt.leeway", "must be at most %s, got %s", MaxLeeway, j.Leeway)
+	}
+	if j.APIKeyClaim != "sealed" && j.APIKeyClaim != "plain" {
+		p.add("jwt.api_key_claim", "want sealed or plain, got %q", j.APIKeyClaim)
+	}
+
+	if len(j.Keys) > 0 && (j.Secret != "" || j.SecretFile != "") {
+		p.add("jwt.keys", "cannot be combined with jwt.secret or jwt.secret_file; move the secret into jwt.keys")
+	}
+	seen := make(map[string]int, len(j.Keys))
+	for i, k := range j.Keys {
+		prefix := fmt.Sprintf("jwt.keys[%d]", i)
+		if k.KID == "" {
+			p.add(prefix+".kid", "required")
+		} else {
+			checkKeyID(p, prefix+".kid", k.KID)
+			if first, dup := seen[k.KID]; dup {
+				p.add(prefix+".kid", "%q is also the kid of jwt.keys[%d]; kids must be unique", k.KID, first)
+			} else {
+				seen[k.KID] = i
+			}
+		}
+		k.validate(p, prefix)
+	}
+	if j.SigningKey != "" {
+		if len(j.Keys) == 0 {
+			p.add("jwt.signing_key", "set, but jwt.keys is empty")
+		} else if _, ok := seen[j.SigningKey]; !ok {
+			p.add("jwt.signing_key", "no jwt.keys entry has kid %q", j.SigningKey)
+		}
+	}
+}
+
+func (k Key) validate(p *problems, prefix string) {
+	switch minLen, hmac := hmacMinLen(k.Alg); {
+	case hmac:
+		if k.Secret == "" && k.SecretFile == "" {
+			p.add(prefix, "an %s key needs secret or secret_file", k.Alg)
+		}
+		checkSecret(p, prefix+".secret", k.Secret, k.SecretFile, minLen, k.Alg)
+		if k.PrivateKeyFile != "" {
+			p.add(prefix+".private_key_file", "not used by %s keys; use secret or secret_file", k.Alg)
+		}
+	case isAsymmetric(k.Alg):
+		if k.Secret != "" {
+			p.add(prefix+".secret", "not used by %s keys; use private_key_file", k.Alg)
+		}
+		if k.SecretFile != "" {
+			p.add(prefix+".secret_file", "not used by %s keys; use private_key_file", k.Alg)
+		}
+		switch {
+		case k.PrivateKeyFile == "":
+			p.add(prefix+".private_key_file", "required for %s keys", k.Alg)
+		case k.PrivateKeyPEM == "":
+			p.add(prefix+".private_key_file", "not read; Load reads it")
+		default:
+			if b, _ := pem.Decode([]byte(k.PrivateKeyPEM)); b == nil || b.Type != "PRIVATE KEY" {
+				p.add(prefix+".private_key_file", "holds no PKCS#8 \"PRIVATE KEY\" PEM block")
+			}
+		}
+	case k.Alg == "":
+		p.add(prefix+".alg", "required")
+	default:
+		p.add(prefix+".alg", "want HS256, HS384, HS512, EdDSA, ES256 or RS256, got %q", k.Alg)
+	}
+}
+
+// checkSecret checks an optional secret of at least minLen bytes (for alg, if
+// not empty) whose file, if any, must have been read. Only lengths are reported.
+func checkSecret(p *problems, key string, s Secret, file string, minLen int, alg string) {
+	switch {
+	case s == "" && file != "":
+		p.add(key+"_file", "not read; Load reads it into %s", key)
+	case s != "" && len(s) < minLen:
+		if alg != "" {
+			p.add(key, "must be at least %d bytes for %s, got %d", minLen, alg, len(s))
+		} else {
+			p.add(key, "must be at least %d bytes, got %d", minLen, len(s))
+		}
+	}
+}
+
+// checkKeyID applies pkg/token's rule for kids, which travel in token headers.
+func checkKeyID(p *problems, key, kid string) {
+	ok := len(kid) <= maxKeyIDLen
+	for i := 0; ok && i < len(kid); i++ {
+		c := kid[i]
+		ok = c > ' ' && c <= '~' && c != '"' && c != '\\'
+	}
+	if !ok {
+		p.add(key, "must be 1 to %d printable ASCII characters without spaces, quotes or backslashes", maxKeyIDLen)
+	}
+}
+
+func (a APIKeys) validate(p *problems) {
+	for i, k := range a.Allowed {
+		key := fmt.Sprintf("api_keys.allowed[%d]", i)
+		if k == "" {
+			p.add(key, "must not be empty")
+			continue
+		}
+		if digest, ok := strings.CutPrefix(string(k), "sha256:"); ok {
+			if _, err := hex.DecodeString(digest); err != nil || len(digest) != 64 {
+				p.add(key, "a sha256: entry needs exactly 64 hex digits, got %d characters", len(digest))
+			}
+		}
+	}
+}
+
+func (c Chat) validate(p *problems) {
+	if u := c.UpstreamURL; u != nil {
+		// The URL itself is never quoted: it could carry credentials.
+		if u.Scheme != "http" && u.Scheme != "https" {
+			p.add("chat.upstream_url", "scheme must be http or https, got %q", u.Scheme)
+		}
+		if u.Host == "" {
+			p.add("chat.upstream_url", "must have a host")
+		}
+		if u.User != nil {
+			p.add("chat.upstream_url", "must not contain user info; the API key is the upstream credential")
+		}
+		if u.RawQuery != "" || u.ForceQuery {
+			p.add("chat.upstream_url", "must not have a query")
+		}
+		if u.Fragment != "" || u.RawFragment != "" {
+			p.add("chat.upstream_url", "must not have a fragment")
+		}
+	}
+	if !isToken(c.UpstreamAuthHeader) {
+		p.add("chat.upstream_auth_header", "%q is not a valid header name", c.UpstreamAuthHeader)
+	}
+	if c.UpstreamAuthScheme != "" && !isToken(c.UpstreamAuthScheme) {
+		p.add("chat.upstream_auth_scheme", "%q is not a single token (empty sends the bare key)", c.UpstreamAuthScheme)
+	}
+	// Zero is allowed: the echo backend then streams without pausing.
+	if c.EchoDelay < 0 {
+		p.add("chat.echo_delay", "must not be negative, got %s", c.EchoDelay)
+	}
+	p.positive("chat.connect_timeout", c.ConnectTimeout)
+	p.positive("chat.response_header_timeout", c.ResponseHeaderTimeout)
+	p.positive("chat.idle_timeout", c.IdleTimeout)
+	p.positive("chat.max_stream_duration", c.MaxStreamDuration)
+	if c.MaxBodyBytes <= 0 {
+		p.add("chat.max_body_bytes", "must be positive, got %d", c.MaxBodyBytes)
+	}
+	for i, path := range c.AllowedPaths {
+		if !strings.HasPrefix(path, "/") {
+			p.add(fmt.Sprintf("chat.allowed_paths[%d]", i), "must start with \"/\", got %q", path)
+		}
+	}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), the
+// syntax of header names and authentication schemes.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (r RateLimit) validate(p *problems) {
+	if r.SessionsPerMinute < 0 {
+		p.add("rate_limit.sessions_per_minute", "must not be negative (0 turns rate limiting off), got %d", r.SessionsPerMinute)
+	}
+	if r.Burst < 1 {
+		p.add("rate_limit.burst", "must be at least 1, got %d", r.Burst)
+	}
+}
+
+func (l Log) validate(p *problems) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "want debug, info, warn or error, got %q", l.Level)
+	}
+	if l.Format != "json" && l.Format != "text" {
+		p.add("log.format", "want json or text, got %q", l.Format)
+	}
+}
