@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/jwtgate/jwtgate/pkg/config"
+)
+
+// newLogger returns the logger described by l, writing to w: JSON lines by default,
+// logfmt-style text with log.format "text".
+func newLogger(w io.Writer, l config.Log) (*slog.Logger, error) {
+	level, err := parseLevel(l.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(l.Format) {
+	case "", "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log.format: must be json or text, got %q", l.Format)
+	}
+}
+
+// newCLILogger is newLogger for the one-shot commands (token, keys): they print
+// their result on stdout, so only warnings and errors reach stderr unless
+// log.level asks for debug.
+func newCLILogger(w io.Writer, l config.Log) (*slog.Logger, error) {
+	level, err := parseLevel(l.Level)
+	if err != nil {
+		return nil, err
+	}
+	if level > slog.LevelDebug && level < slog.LevelWarn {
+		l.Level = "warn"
+	}
+	return newLogger(w, l)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log.level: must be debug, info, warn or error, got %q", s)
+	}
+	return level, nil
+}

@@ -1,0 +1,19 @@
+// Command jwtgate is a stateless session-token service for chat front ends: it trades
+// an API key for a short-lived JWT and forwards chat calls made with that token.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := NewRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/pkg/config"
+)
+
+// listenAddr waits for the "listening" line in logs and returns its address.
+func listenAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				return rec.Addr
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned before listening: %v\nlogs:\n%s", err, logs.String())
+		case <-t.Context().Done():
+			t.Fatal("test ended before the server listened")
+		case <-tick.C:
+		}
+	}
+}
+
+func TestServeShutsDownOnCancel(t *testing.T) {
+	cfg := config.Default()
+	cfg.Server.Addr = "127.0.0.1:0"
+	secret, seal, allowed := newSecret(t), newSecret(t), "sk-allowed-0123456789"
+	cfg.JWT.Secret = config.Secret(secret)
+	cfg.JWT.SealSecret = config.Secret(seal)
+	cfg.APIKeys.Allowed = []config.Secret{config.Secret(allowed)}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, &logs) }()
+	addr := listenAddr(t, &logs, done)
+
+	if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
+		t.Fatalf("listening address = %q, want 127.0.0.1 and a real port", addr)
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after cancel = %v, want nil", err)
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+	out := logs.String()
+	for _, want := range []string{`"msg":"starting jwtgate"`, `"msg":"shutting down"`, `"msg":"stopped"`, `"secret":"[redacted]"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+	assertNotContains(t, "logs", out, secret, seal, allowed)
+}
+
+func TestServeAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := config.Default()
+	cfg.Server.Addr = ln.Addr().String()
+	var logs syncBuffer
+	err = serve(t.Context(), cfg, &logs)
+	if err == nil || !strings.Contains(err.Error(), "server.addr") {
+		t.Fatalf("serve on a taken port = %v, want an error naming server.addr", err)
+	}
+}
