@@ -1,0 +1,158 @@
+package ginauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// Reasons a request is refused before its token reaches the verifier. Errors passed
+// to the [WithErrorHook] hook wrap one of them or a verifier error.
+var (
+	// ErrNoToken means the request carries no bearer token: no Authorization
+	// header, an empty one, or another scheme. The answer is 401 with a bare
+	// challenge (RFC 6750 section 3.1: no error code).
+	ErrNoToken = errors.New("no bearer token")
+	// ErrBadRequest means the Authorization header is malformed: more than one of
+	// them, "Bearer" without a token, or a token that is not a single token68
+	// value. The answer is 400 with error="invalid_request".
+	ErrBadRequest = errors.New("authorization header is malformed")
+)
+
+// Verifier is the part of *token.Verifier the middleware uses. Tests and library
+// users may pass any implementation; errors should wrap the token.ErrToken
+// sentinels, since the client is told only token.Reason's description of them.
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*token.Claims, error)
+}
+
+var _ Verifier = (*token.Verifier)(nil)
+
+// New returns middleware that refuses requests without a valid bearer token and
+// makes the verified claims available through [Claims] and [APIKey].
+//
+// The token is read only from the Authorization header (never from the query or a
+// form, where it would end up in logs). The scheme "Bearer" is matched without
+// regard to case (RFC 7235 section 2.1) and may be followed by one or more spaces,
+// then exactly one token68 value. A refusal aborts the chain and is answered with
+// Cache-Control: no-store, a WWW-Authenticate challenge and a JSON body
+// {"error": "...", "error_description": "..."}:
+//
+//   - no token or another scheme: 401, error "unauthorized", challenge without an
+//     error code;
+//   - a malformed header: 400, error "invalid_request";
+//   - a token the verifier refuses: 401, error "invalid_token", with the
+//     description from token.Reason (never the verifier's own error text).
+//
+// All settings live in the returned closure, so several instances with different
+// options do not interfere.
+func New(v Verifier, opts ...Option) gin.HandlerFunc {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ch := newChallenger(o.realm)
+	hook := o.onError
+	return func(c *gin.Context) {
+		claims, ref := authenticate(c.Request, v)
+		if ref != nil {
+			ch.refuse(c, ref)
+			if hook != nil {
+				hook(c, ref.err)
+			}
+			return
+		}
+		c.Request = c.Request.WithContext(token.NewContext(c.Request.Context(), claims))
+		c.Next()
+	}
+}
+
+// Claims returns the claims of the request's verified token, stored by [New].
+func Claims(c *gin.Context) (*token.Claims, bool) {
+	if c == nil || c.Request == nil {
+		return nil, false
+	}
+	return token.FromContext(c.Request.Context())
+}
+
+// APIKey returns the API key of the request's verified token, stored by [New].
+// It is a secret: never log it (log the claims' APIKeyFingerprint instead).
+func APIKey(c *gin.Context) (string, bool) {
+	claims, ok := Claims(c)
+	if !ok || claims.APIKey == "" {
+		return "", false
+	}
+	return claims.APIKey, true
+}
+
+// authenticate reads the bearer token of r and verifies it.
+func authenticate(r *http.Request, v Verifier) (*token.Claims, *refusal) {
+	raw, ref := bearerToken(r.Header)
+	if ref != nil {
+		return nil, ref
+	}
+	claims, err := v.Verify(r.Context(), raw)
+	if err != nil {
+		return nil, invalidToken(err)
+	}
+	if claims == nil {
+		// A verifier that reports success without claims is broken; refuse rather
+		// than admit a request nothing can be known about.
+		return nil, invalidToken(errors.New("verifier returned no claims"))
+	}
+	return claims, nil
+}
+
+// bearerToken extracts the token68 of the single Authorization header in h.
+func bearerToken(h http.Header) (string, *refusal) {
+	values := h["Authorization"]
+	switch {
+	case len(values) == 0:
+		return "", noToken()
+	case len(values) > 1:
+		return "", badRequest("more than one Authorization header")
+	}
+	// net/http has already trimmed surrounding whitespace from the value. An empty
+	// header carries no authentication information at all, like a missing one.
+	v := values[0]
+	if v == "" {
+		return "", noToken()
+	}
+	scheme, rest, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", noToken()
+	}
+	// RFC 7235 asks for one space (1*SP) between scheme and credentials; extra
+	// spaces are tolerated, other whitespace is not.
+	rest = strings.TrimLeft(rest, " ")
+	if rest == "" {
+		return "", badRequest("the bearer token is missing")
+	}
+	if !isToken68(rest) {
+		return "", badRequest("the bearer token must be a single token68 value")
+	}
+	return rest, nil
+}
+
+// isToken68 reports whether s is a token68 (RFC 7235 section 2.1):
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	end := len(strings.TrimRight(s, "="))
+	if end == 0 {
+		return false
+	}
+	for i := 0; i < end; i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
