@@ -16,7 +16,7 @@ func newLogger(w io.Writer, l config.Log) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
 	switch strings.ToLower(l.Format) {
 	case "", "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -50,4 +50,12 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("log.level: must be debug, info, warn or error, got %q", s)
 	}
 	return level, nil
+}
+
+// readableDurations logs durations as "15m0s" rather than JSON's integer nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

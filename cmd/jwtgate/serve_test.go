@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -92,5 +94,27 @@ func TestServeAddressInUse(t *testing.T) {
 	err = serve(t.Context(), cfg, &logs)
 	if err == nil || !strings.Contains(err.Error(), "server.addr") {
 		t.Fatalf("serve on a taken port = %v, want an error naming server.addr", err)
+	}
+}
+
+func TestLoggerDurationsReadable(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			var buf syncBuffer
+			logger, err := newLogger(&buf, config.Log{Level: "info", Format: format})
+			if err != nil {
+				t.Fatal(err)
+			}
+			logger.Info("x", slog.Group("g", slog.Duration("ttl", 15*time.Minute)))
+			if !strings.Contains(buf.String(), "15m0s") {
+				t.Errorf("log line %q lacks 15m0s", buf.String())
+			}
+		})
+	}
+	if _, err := newLogger(io.Discard, config.Log{Level: "loud"}); err == nil {
+		t.Error("newLogger accepted log.level loud")
+	}
+	if _, err := newLogger(io.Discard, config.Log{Format: "xml"}); err == nil {
+		t.Error("newLogger accepted log.format xml")
 	}
 }
