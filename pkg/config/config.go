@@ -31,6 +31,7 @@ type Config struct {
 	APIKeys   APIKeys   `mapstructure:"api_keys"`
 	Chat      Chat      `mapstructure:"chat"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
+	Metrics   Metrics   `mapstructure:"metrics"`
 	Log       Log       `mapstructure:"log"`
 }
 
@@ -53,6 +54,15 @@ type Server struct {
 	// MaxBodyBytes is server.max_body_bytes, the largest /sessions request body
 	// (default 65536); larger bodies get 413.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// TrustedProxies is server.trusted_proxies: addresses or CIDR ranges of proxies
+	// whose X-Forwarded-For is believed when finding the client address (default
+	// none: the peer address is the client).
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// TLSCertFile is server.tls_cert_file, a PEM certificate chain; with
+	// TLSKeyFile it makes the server speak HTTPS (TLS 1.2 and up). Reloaded on SIGHUP.
+	TLSCertFile string `mapstructure:"tls_cert_file"`
+	// TLSKeyFile is server.tls_key_file, the PEM private key of TLSCertFile.
+	TLSKeyFile string `mapstructure:"tls_key_file"`
 }
 
 // JWT configures signing and verification.
@@ -96,6 +106,12 @@ type JWT struct {
 	// NotBefore is jwt.not_before (RFC 3339): tokens issued before it are refused,
 	// with no leeway. Zero: off.
 	NotBefore time.Time `mapstructure:"not_before"`
+	// VerifyCacheSize is jwt.verify_cache_size, how many verified tokens are
+	// remembered so a repeat costs a lookup (default 10000; 0 turns the cache off).
+	VerifyCacheSize int `mapstructure:"verify_cache_size"`
+	// JWKSMaxAge is jwt.jwks_max_age, the Cache-Control max-age of
+	// /.well-known/jwks.json (default 5m).
+	JWKSMaxAge time.Duration `mapstructure:"jwks_max_age"`
 }
 
 // Key is one entry of jwt.keys.
@@ -163,6 +179,15 @@ type RateLimit struct {
 	Burst int `mapstructure:"burst"`
 }
 
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled is metrics.enabled: serve GET /metrics (default true).
+	Enabled bool `mapstructure:"enabled"`
+	// Addr is metrics.addr: when set, /metrics is served on this separate listener
+	// instead of the public one (default "": the public listener).
+	Addr string `mapstructure:"addr"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is log.level: debug, info (default), warn or error.
@@ -184,14 +209,16 @@ func Default() Config {
 			MaxBodyBytes:      64 << 10,
 		},
 		JWT: JWT{
-			Algorithm:     "HS256",
-			Issuer:        "jwtgate",
-			Audience:      "jwtgate",
-			TTL:           15 * time.Minute,
-			MaxTTL:        time.Hour,
-			MaxSessionAge: 24 * time.Hour,
-			Leeway:        30 * time.Second,
-			APIKeyClaim:   "sealed",
+			Algorithm:       "HS256",
+			Issuer:          "jwtgate",
+			Audience:        "jwtgate",
+			TTL:             15 * time.Minute,
+			MaxTTL:          time.Hour,
+			MaxSessionAge:   24 * time.Hour,
+			Leeway:          30 * time.Second,
+			APIKeyClaim:     "sealed",
+			VerifyCacheSize: 10000,
+			JWKSMaxAge:      5 * time.Minute,
 		},
 		Chat: Chat{
 			UpstreamAuthHeader:    "Authorization",
@@ -204,6 +231,7 @@ func Default() Config {
 			MaxBodyBytes:          1 << 20,
 		},
 		RateLimit: RateLimit{SessionsPerMinute: 0, Burst: 10},
+		Metrics:   Metrics{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }

@@ -152,6 +152,10 @@ func TestLoadEnv(t *testing.T) {
 		"JWTGATE_CHAT_ALLOWED_PATHS":             "/v1/chat,/v1/models",
 		"JWTGATE_CHAT_ALLOW_SET_COOKIE":          "true",
 		"JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE": "30",
+		"JWTGATE_SERVER_TRUSTED_PROXIES":         "10.0.0.1,192.168.0.0/16",
+		"JWTGATE_JWT_VERIFY_CACHE_SIZE":          "0",
+		"JWTGATE_METRICS_ENABLED":                "false",
+		"JWTGATE_METRICS_ADDR":                   "127.0.0.1:9090",
 		// jwt.keys comes from the file only: this must be ignored, not decoded.
 		"JWTGATE_JWT_KEYS": "not-a-list",
 	}
@@ -173,6 +177,9 @@ func TestLoadEnv(t *testing.T) {
 	want.Chat.AllowedPaths = []string{"/v1/chat", "/v1/models"}
 	want.Chat.AllowSetCookie = true
 	want.RateLimit.SessionsPerMinute = 30
+	want.Server.TrustedProxies = []string{"10.0.0.1", "192.168.0.0/16"}
+	want.JWT.VerifyCacheSize = 0
+	want.Metrics = config.Metrics{Enabled: false, Addr: "127.0.0.1:9090"}
 	got := c
 	if got.Chat.UpstreamURL == nil || got.Chat.UpstreamURL.String() != "http://127.0.0.1:9000/v1" {
 		t.Errorf("chat.upstream_url = %v, want http://127.0.0.1:9000/v1", got.Chat.UpstreamURL)

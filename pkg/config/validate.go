@@ -68,6 +68,7 @@ func (c Config) Validate() error {
 	c.APIKeys.validate(&p)
 	c.Chat.validate(&p)
 	c.RateLimit.validate(&p)
+	c.Metrics.validate(&p, c.Server.Addr)
 	c.Log.validate(&p)
 	return errors.Join(p...)
 }
@@ -89,6 +90,27 @@ func (s Server) validate(p *problems) {
 	}
 	if s.MaxBodyBytes <= 0 {
 		p.add("server.max_body_bytes", "must be positive, got %d", s.MaxBodyBytes)
+	}
+	for i, tp := range s.TrustedProxies {
+		if net.ParseIP(tp) == nil {
+			if _, _, err := net.ParseCIDR(tp); err != nil {
+				p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "want an IP address or CIDR range, got %q", tp)
+			}
+		}
+	}
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		p.add("server.tls_cert_file", "server.tls_cert_file and server.tls_key_file must be set together")
+	}
+}
+
+func (m Metrics) validate(p *problems, serverAddr string) {
+	if m.Addr == "" {
+		return
+	}
+	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+		p.add("metrics.addr", "want host:port, got %q", m.Addr)
+	} else if m.Addr == serverAddr {
+		p.add("metrics.addr", "must differ from server.addr; leave it empty to share the public listener")
 	}
 }
 
@@ -121,6 +143,12 @@ func (j JWT) validate(p *problems) {
 		p.add("jwt.leeway", "must not be negative, got %s", j.Leeway)
 	} else if j.Leeway > MaxLeeway {
 		p.add("jwt.leeway", "must be at most %s, got %s", MaxLeeway, j.Leeway)
+	}
+	if j.VerifyCacheSize < 0 || j.VerifyCacheSize > 10_000_000 {
+		p.add("jwt.verify_cache_size", "want 0 (off) to 10000000, got %d", j.VerifyCacheSize)
+	}
+	if j.JWKSMaxAge < 0 {
+		p.add("jwt.jwks_max_age", "must not be negative, got %s", j.JWKSMaxAge)
 	}
 	if j.APIKeyClaim != "sealed" && j.APIKeyClaim != "plain" {
 		p.add("jwt.api_key_claim", "want sealed or plain, got %q", j.APIKeyClaim)
