@@ -295,14 +295,15 @@ type errorBody struct {
 func (s *server) createSession(t *testing.T, apiKey string) session {
 	t.Helper()
 	resp := s.do(t, request{Method: http.MethodPost, Path: "/sessions", Header: map[string]string{"X-API-Key": apiKey}})
-	return checkSession(t, resp)
+	return checkSession(t, resp, http.StatusCreated)
 }
 
-// checkSession checks a 201 session response and returns its body.
-func checkSession(t *testing.T, resp *response) session {
+// checkSession checks a session response (POST /sessions: 201; POST
+// /sessions/refresh: the same shape, 200) and returns its body.
+func checkSession(t *testing.T, resp *response, wantStatus int) session {
 	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("status = %d, want 201; body %s", resp.Status, resp.Body)
+	if resp.Status != wantStatus {
+		t.Fatalf("status = %d, want %d; body %s", resp.Status, wantStatus, resp.Body)
 	}
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", cc)

@@ -7,9 +7,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gin-gonic/gin"
 )
 
 func main() {
+	// gin's debug mode lists routes and warnings on stdout; the server logs
+	// through slog instead. SetMode is process-wide, so it is set here, once.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := NewRootCommand().ExecuteContext(ctx)
 	stop()

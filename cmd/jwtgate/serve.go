@@ -8,7 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/jwtgate/jwtgate/pkg/config"
@@ -23,22 +28,33 @@ func newServeCommand() *cobra.Command {
 connections and let in-flight requests finish within server.shutdown_timeout.
 
 Without jwt.secret, jwt.secret_file or jwt.keys the server signs with a random
-in-memory key: tokens then die with the process and no other replica accepts them.`,
+in-memory key: tokens then die with the process and no other replica accepts them.
+
+With server.tls_cert_file and server.tls_key_file the server speaks HTTPS, and
+SIGHUP reloads the certificate and key from those files.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+			var reload chan os.Signal
+			if cfg.Server.TLSCertFile != "" {
+				reload = make(chan os.Signal, 1)
+				signal.Notify(reload, syscall.SIGHUP)
+				defer signal.Stop(reload)
+			}
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), reload)
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
-// serve runs the server for cfg until ctx is done, logging to logw.
-func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
+// serve runs the server for cfg until ctx is done, logging to logw. Each value
+// received on reload (SIGHUP in the binary; nil: never) reloads the TLS
+// certificate. It returns nil after a clean shutdown.
+func serve(ctx context.Context, cfg config.Config, logw io.Writer, reload <-chan os.Signal) error {
 	logger, err := newLogger(logw, cfg.Log)
 	if err != nil {
 		return err
@@ -50,16 +66,27 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
 	srv, err := server.New(serverConfig(cfg), server.Deps{
 		Issuer:   iss,
 		Verifier: ver,
 		Logger:   logger,
+		Registry: reg,
+		Version:  version,
 	})
 	if err != nil {
 		return fmt.Errorf("building the server: %w", err)
 	}
 
-	hs := &http.Server{
+	var certs *certReloader
+	if cfg.Server.TLSCertFile != "" {
+		if certs, err = newCertReloader(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile); err != nil {
+			return err
+		}
+	}
+
+	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	public := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
@@ -67,25 +94,68 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		// No WriteTimeout: chat responses stream for as long as the backend talks;
 		// the proxy bounds them with chat.idle_timeout and chat.max_stream_duration.
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog: errorLog,
+	}
+	if certs != nil {
+		public.TLSConfig = certs.tlsConfig()
 	}
 
-	// Listen before serving so the actual address (port 0 picks a free one) is known
-	// and logged, and a taken port fails start-up here.
+	// Listen before serving, so the actual address (port 0 picks a free one) is
+	// known and logged, and a taken port fails start-up here.
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("server.addr: %w", err)
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()))
-
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	running := []*http.Server{public}
+	errc := make(chan error, 2)
+	if cfg.Metrics.Enabled && cfg.Metrics.Addr != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics.addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: errorLog}))
+		ms := &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			ReadTimeout:       cfg.Server.ReadTimeout,
+			WriteTimeout:      cfg.Server.ReadTimeout,
+			IdleTimeout:       cfg.Server.IdleTimeout,
+			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+			ErrorLog:          errorLog,
+		}
+		running = append(running, ms)
+		logger.Info("metrics listening", slog.String("addr", mln.Addr().String()))
+		go func() { errc <- ms.Serve(mln) }()
+	}
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", certs != nil))
+	go func() {
+		if certs != nil {
+			errc <- public.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- public.Serve(ln)
+	}()
 	srv.SetReady(true)
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			closeAll(running)
+			return fmt.Errorf("serving: %w", err)
+		case <-reload:
+			if certs == nil {
+				continue
+			}
+			if err := certs.reload(); err != nil {
+				logger.Error("TLS certificate not reloaded; keeping the current one", slog.Any("error", err))
+				continue
+			}
+			logger.Info("TLS certificate reloaded")
+		case <-ctx.Done():
+			done = true
+		}
 	}
 
 	// The signal context is already cancelled: shutdown gets a fresh one.
@@ -93,15 +163,29 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	srv.SetReady(false)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		closeErr := hs.Close()
-		return fmt.Errorf("shutting down: %w", errors.Join(err, closeErr))
+	var errs []error
+	for _, hs := range running {
+		if err := hs.Shutdown(sctx); err != nil {
+			errs = append(errs, err, hs.Close())
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	for range running {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// closeAll closes every server at once, after one of them failed.
+func closeAll(servers []*http.Server) {
+	for _, hs := range servers {
+		_ = hs.Close()
+	}
 }
 
 // serverConfig hands the server the plain values it needs from cfg.

@@ -14,8 +14,9 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/config"
 )
 
-// listenAddr waits for the "listening" line in logs and returns its address.
-func listenAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+// listenAddr waits for the log line with message msg ("listening") and returns its
+// addr attribute.
+func listenAddr(t *testing.T, logs *syncBuffer, done <-chan error, msg string) string {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -25,7 +26,7 @@ func listenAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == msg {
 				return rec.Addr
 			}
 		}
@@ -51,8 +52,8 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, &logs) }()
-	addr := listenAddr(t, &logs, done)
+	go func() { done <- serve(ctx, cfg, &logs, nil) }()
+	addr := listenAddr(t, &logs, done, "listening")
 
 	if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
 		t.Fatalf("listening address = %q, want 127.0.0.1 and a real port", addr)
@@ -91,7 +92,7 @@ func TestServeAddressInUse(t *testing.T) {
 	cfg := config.Default()
 	cfg.Server.Addr = ln.Addr().String()
 	var logs syncBuffer
-	err = serve(t.Context(), cfg, &logs)
+	err = serve(t.Context(), cfg, &logs, nil)
 	if err == nil || !strings.Contains(err.Error(), "server.addr") {
 		t.Fatalf("serve on a taken port = %v, want an error naming server.addr", err)
 	}
@@ -116,5 +117,50 @@ func TestLoggerDurationsReadable(t *testing.T) {
 	}
 	if _, err := newLogger(io.Discard, config.Log{Format: "xml"}); err == nil {
 		t.Error("newLogger accepted log.format xml")
+	}
+}
+
+func TestServeMetricsListener(t *testing.T) {
+	cfg := config.Default()
+	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.Metrics.Addr = "127.0.0.1:0"
+	cfg.JWT.Secret = config.Secret(newSecret(t))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, &logs, nil) }()
+	addr := listenAddr(t, &logs, done, "listening")
+	maddr := listenAddr(t, &logs, done, "metrics listening")
+	if maddr == addr {
+		t.Fatalf("metrics share the public address %s", addr)
+	}
+
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "jwtgate_") {
+		t.Errorf("GET /metrics on the metrics listener = %d, want 200 with jwtgate_ series:\n%.500s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get("http://" + maddr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("the metrics listener serves the API")
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve = %v, want nil", err)
+	}
+	if _, err := http.Get("http://" + maddr + "/metrics"); err == nil {
+		t.Error("the metrics listener still answers after shutdown")
 	}
 }

@@ -104,9 +104,9 @@ func buildTokens(cfg config.Config, logger *slog.Logger) (*token.KeySet, *token.
 		token.WithPlainAPIKey(strings.EqualFold(j.APIKeyClaim, "plain")),
 		token.WithLeeway(j.Leeway),
 		token.WithNotBefore(j.NotBefore),
-		// Repeated requests with one token skip the signature check; exp and nbf are
-		// still checked on every hit.
-		token.WithCache(token.DefaultCacheSize),
+		// jwt.verify_cache_size: repeated requests with one token skip the signature
+		// check; exp and nbf are still checked on every hit (0: off).
+		token.WithCache(j.VerifyCacheSize),
 	}
 	iss, err := token.NewIssuer(ks, j.Issuer, j.Audience, opts...)
 	if err != nil {
