@@ -9,10 +9,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench lint fmt clean
+.PHONY: help build run test test-go test-interop bench lint fmt clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/jwtgate (version from git describe, else "dev")
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/jwtgate
@@ -20,19 +20,27 @@ build: ## Build bin/jwtgate (version from git describe, else "dev")
 run: build ## Build, then start the server on the defaults (127.0.0.1:8080)
 	./$(BIN) serve
 
-test: ## Run every test, with the race detector (end-to-end tests build the binary themselves)
+test: test-go test-interop ## Run every test the project has
+
+test-go: ## Go tests with the race detector: unit, fuzz seeds, end to end (e2e builds its own binary), bench tools
 	$(GO) test -race -count=1 ./...
+	cd bench && $(GO) test -race -count=1 ./...
+
+test-interop: build ## Interoperability with the jose library (Node.js; npm ci installs the locked version)
+	cd interop && npm ci --no-audit --no-fund --loglevel=error && JWTGATE_BIN=$(CURDIR)/$(BIN) npm test
 
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
 lint: ## go vet, staticcheck and govulncheck
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(GOVULNCHECK) ./...
 
 fmt: ## Format the code with gofmt
 	$(GO) fmt ./...
+	cd bench && $(GO) fmt ./...
 
 clean: ## Remove build output
-	rm -rf bin
+	rm -rf bin interop/node_modules
