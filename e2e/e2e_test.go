@@ -239,7 +239,7 @@ func streamChat(t *testing.T, s *server, tok, body string, afterFirst func()) []
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatalf("POST /chat/completions (stream): %v", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,6 +35,8 @@ type server struct {
 	URL string
 	// Addr is the address the server logged as listening.
 	Addr string
+	// Client talks to the server (for HTTPS, it trusts the test's certificates).
+	Client *http.Client
 
 	cmd      *exec.Cmd
 	logs     *syncBuffer
@@ -47,10 +51,25 @@ type server struct {
 // SIGTERM when the test ends, and its logs are checked for panics and data races.
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	return start(t, "http", &http.Client{}, env, args)
+}
+
+// startTLSServer is startServer for a server configured for HTTPS; its Client
+// trusts the certificates in roots.
+func startTLSServer(t *testing.T, roots *x509.CertPool, env []string, args ...string) *server {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+	}}
+	return start(t, "https", client, env, args)
+}
+
+func start(t *testing.T, scheme string, client *http.Client, env, args []string) *server {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(cleanEnviron(), env...)
 	cmd.Dir = t.TempDir()
-	s := &server{cmd: cmd, logs: new(syncBuffer), done: make(chan struct{})}
+	s := &server{Client: client, cmd: cmd, logs: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout = s.logs
 	cmd.Stderr = s.logs
 	if err := cmd.Start(); err != nil {
@@ -78,7 +97,7 @@ func startServer(t *testing.T, env []string, args ...string) *server {
 	})
 
 	s.Addr = s.waitListening(t)
-	s.URL = "http://" + s.Addr
+	s.URL = scheme + "://" + s.Addr
 	s.waitReady(t)
 	return s
 }
@@ -147,7 +166,7 @@ func (s *server) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		resp, err := http.Get(s.URL + "/readyz")
+		resp, err := s.Client.Get(s.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -255,7 +274,7 @@ func (s *server) do(t *testing.T, r request) *response {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
