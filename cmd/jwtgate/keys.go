@@ -200,6 +200,6 @@ of HMAC keys only prints {"keys": []}.`,
 			return err
 		},
 	}
-	config.RegisterFlags(cmd.Flags())
+	registerOfflineFlags(cmd.Flags())
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jwtgate/jwtgate/pkg/config"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -45,19 +46,19 @@ Pass --api-key - to read the key from standard input and keep it out of the
 process list and shell history. Only the token is printed, on standard output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if apiKey == "-" {
-				k, err := readInput(cmd.InOrStdin(), token.MaxAPIKeyLen)
-				if err != nil {
-					return fmt.Errorf("reading the API key from standard input: %w", err)
-				}
-				apiKey = k
-			}
 			cfg, err := config.Load(cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if configuredKeySource(cfg) == keySourceRandom {
 				return errNoConfiguredKey("token issue")
+			}
+			if apiKey == "-" {
+				k, err := readInput(cmd.InOrStdin(), token.MaxAPIKeyLen)
+				if err != nil {
+					return fmt.Errorf("reading the API key from standard input: %w", err)
+				}
+				apiKey = k
 			}
 			logger, err := newCLILogger(cmd.ErrOrStderr(), cfg.Log)
 			if err != nil {
@@ -80,7 +81,7 @@ process list and shell history. Only the token is printed, on standard output.`,
 	f.StringVar(&subject, "subject", "", `sub claim (default "apikey:" and the key's fingerprint)`)
 	f.DurationVar(&ttl, "ttl", 0, "token lifetime (default jwt.ttl, capped at jwt.max_ttl)")
 	_ = cmd.MarkFlagRequired("api-key")
-	config.RegisterFlags(f)
+	registerOfflineFlags(f)
 	return cmd
 }
 
@@ -95,6 +96,13 @@ argument, or from standard input when the argument is "-" or missing.
 An invalid token exits with status 1 and the reason on standard error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if configuredKeySource(cfg) == keySourceRandom {
+				return errNoConfiguredKey("token verify")
+			}
 			raw := ""
 			if len(args) == 1 && args[0] != "-" {
 				raw = strings.TrimSpace(args[0])
@@ -107,13 +115,6 @@ An invalid token exits with status 1 and the reason on standard error.`,
 					return fmt.Errorf("reading the token from standard input: %w", err)
 				}
 				raw = t
-			}
-			cfg, err := config.Load(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			if configuredKeySource(cfg) == keySourceRandom {
-				return errNoConfiguredKey("token verify")
 			}
 			logger, err := newCLILogger(cmd.ErrOrStderr(), cfg.Log)
 			if err != nil {
@@ -132,8 +133,20 @@ An invalid token exits with status 1 and the reason on standard error.`,
 			return enc.Encode(newClaimsView(claims))
 		},
 	}
-	config.RegisterFlags(cmd.Flags())
+	registerOfflineFlags(cmd.Flags())
 	return cmd
+}
+
+// registerOfflineFlags registers the configuration flags for the commands that
+// only read the key configuration (token, keys jwks): the listener and upstream
+// flags are accepted, so one command line works for serve and for them, but hidden.
+func registerOfflineFlags(fs *pflag.FlagSet) {
+	config.RegisterFlags(fs)
+	for _, name := range []string{"addr", "upstream-url"} {
+		if fs.Lookup(name) != nil {
+			_ = fs.MarkHidden(name)
+		}
+	}
 }
 
 // refusedError reports a token the verifier refused by its fixed description and
