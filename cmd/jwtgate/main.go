@@ -16,6 +16,9 @@ func main() {
 	// through slog instead. SetMode is process-wide, so it is set here, once.
 	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, restore the default handling: a second one ends the
+	// process at once instead of waiting out the graceful shutdown.
+	context.AfterFunc(ctx, stop)
 	err := NewRootCommand().ExecuteContext(ctx)
 	stop()
 	if err != nil {
