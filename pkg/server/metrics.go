@@ -1,0 +1,151 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// unmatchedRoute labels requests that matched no route, so that the raw path,
+// which a client chooses freely, never becomes a label value.
+const unmatchedRoute = "unmatched"
+
+// metrics are the server's Prometheus series, registered on the registry given
+// to [New]. Every label has a small, fixed set of values: routes are templates,
+// methods are the standard ones or "other", reasons come from token.Labels.
+type metrics struct {
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	issued         *prometheus.CounterVec
+	verifyFailures *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_http_requests_total",
+			Help: "HTTP requests answered, by route template, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jwtgate_http_request_duration_seconds",
+			Help: "Time to answer HTTP requests, by route template and method.",
+			// Up to minutes: streamed chat responses last that long.
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}, []string{"route", "method"}),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_tokens_issued_total",
+			Help: "Session tokens issued, by kind (new or refresh).",
+		}, []string{"kind"}),
+		verifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_token_verify_failures_total",
+			Help: "Bearer tokens refused, by reason.",
+		}, []string{"reason"}),
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jwtgate_build_info",
+		Help: "Always 1; the version label names the running build.",
+	}, []string{"version"})
+	info.WithLabelValues(version).Set(1)
+
+	var err error
+	if m.requests, err = register(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.issued, err = register(reg, m.issued); err != nil {
+		return nil, err
+	}
+	if m.verifyFailures, err = register(reg, m.verifyFailures); err != nil {
+		return nil, err
+	}
+	if _, err = register(reg, info); err != nil {
+		return nil, err
+	}
+	if _, err = register(reg, collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if _, err = register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+
+	// Pre-declare the series whose label values are known, so they read 0
+	// rather than being absent until the first event.
+	for _, kind := range []string{"new", "refresh"} {
+		m.issued.WithLabelValues(kind)
+	}
+	for _, reason := range token.Labels() {
+		m.verifyFailures.WithLabelValues(reason)
+	}
+	return m, nil
+}
+
+// register registers c on reg. If an equal collector is already there (a second
+// server sharing the registry, or Go collectors the caller registered), that one
+// is used instead.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) {
+	err := reg.Register(c)
+	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return c, fmt.Errorf("registering metrics: %w", err)
+	}
+	return c, nil
+}
+
+// observeAuthFailure is the middleware's error hook: it counts refused tokens by
+// reason and notes the reason for the access log. Requests without a token or
+// with a malformed header are not verification failures and are not counted.
+func (m *metrics) observeAuthFailure(logger *slog.Logger) func(c *gin.Context, err error) {
+	return func(c *gin.Context, err error) {
+		info := infoOf(c)
+		switch {
+		case errors.Is(err, ginauth.ErrNoToken):
+			info.authFailure = "no_token"
+			return
+		case errors.Is(err, ginauth.ErrBadRequest):
+			info.authFailure = "bad_request"
+			return
+		}
+		label, _ := token.Reason(err)
+		info.authFailure = label
+		m.verifyFailures.WithLabelValues(label).Inc()
+		// The token package's errors never hold the token or the key.
+		logger.LogAttrs(c.Request.Context(), slog.LevelDebug, "token refused",
+			slog.String("reason", label), slog.String("error", err.Error()))
+	}
+}
+
+// methodLabel bounds the method label: net/http accepts any token as a method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// handleMetrics serves GET /metrics from reg.
+func handleMetrics(reg *prometheus.Registry, logger *slog.Logger) gin.HandlerFunc {
+	return gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// requestInfo collects what handlers learn about a request for its access log
+// line. Only the goroutine serving the request touches it.
+type requestInfo struct {
+	fingerprint string // API key fingerprint, once known
+	authFailure string // why the bearer middleware refused the request
+}
+
+type requestInfoKey struct{}
+
+// infoOf returns the request's info, set up by [observe]. Outside observe (a
+// handler under test on its own) it returns a throwaway value.
+func infoOf(c *gin.Context) *requestInfo {
+	if info, ok := c.Request.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// observe counts and times every request and writes one access log line for it.
+// The line names the route template, never the raw path, and carries no header,
+// body, token or key: only the key's fingerprint when the request had one.
+func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		info := &requestInfo{}
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestInfoKey{}, info))
+
+		c.Next()
+
+		elapsed := time.Since(start)
+		route := c.FullPath()
+		if route == "" {
+			route = unmatchedRoute
+		}
+		method := methodLabel(c.Request.Method)
+		status := c.Writer.Status()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+
+		ctx := c.Request.Context()
+		if !logger.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		fp := info.fingerprint
+		if claims, ok := token.FromContext(ctx); ok {
+			fp = claims.APIKeyFingerprint
+		}
+		attrs := make([]slog.Attr, 0, 8)
+		attrs = append(attrs,
+			slog.String("method", method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("latency", elapsed),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+		)
+		if fp != "" {
+			attrs = append(attrs, slog.String("api_key_fingerprint", fp))
+		}
+		if info.authFailure != "" {
+			attrs = append(attrs, slog.String("auth_failure", info.authFailure))
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged error and a bare JSON
+// 500. No handler is meant to panic; this keeps one bug from dropping the
+// connection without an answer. http.ErrAbortHandler is passed on: it is how a
+// handler (the reverse proxy) asks net/http to abort the response.
+func recoverPanics(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			logger.LogAttrs(c.Request.Context(), slog.LevelError, "panic serving a request",
+				slog.String("route", c.FullPath()),
+				slog.String("panic", fmt.Sprint(v)),
+				slog.String("stack", string(debug.Stack())))
+			if c.Writer.Written() {
+				c.Abort() // too late for a status; the client sees a cut-off response
+				return
+			}
+			respondError(c, &apiError{status: http.StatusInternalServerError, code: codeInternal, desc: "internal error"})
+		}()
+		c.Next()
+	}
+}
+
+// handleNoRoute answers requests that match no route.
+func handleNoRoute(c *gin.Context) {
+	respondError(c, &apiError{status: http.StatusNotFound, code: codeNotFound, desc: "no such route"})
+}
+
+// handleNoMethod answers requests for a route that exists under other methods;
+// gin has already set the Allow header.
+func handleNoMethod(c *gin.Context) {
+	respondError(c, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+		desc: "the route does not allow this method"})
+}
