@@ -1,0 +1,247 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// apiKeyHeader carries the API key on POST /sessions.
+const apiKeyHeader = "X-API-Key"
+
+// maxRequestTTL is the longest ttl a request may name; the issuer caps what it
+// grants far lower (jwt.max_ttl), so this only refuses values that are clearly
+// mistakes rather than silently capping them.
+const maxRequestTTL = 365 * 24 * time.Hour
+
+// sessionDeps are what the /sessions handlers need.
+type sessionDeps struct {
+	issuer  Issuer
+	allow   *allowlist
+	metrics *metrics
+	logger  *slog.Logger
+	maxBody int64
+}
+
+// createSessionRequest is the optional body of POST /sessions. Pointers tell an
+// absent (or null) member from a zero one.
+type createSessionRequest struct {
+	APIKey  *string `json:"api_key"`
+	Subject *string `json:"subject"`
+	TTL     *int64  `json:"ttl"`
+}
+
+// refreshSessionRequest is the optional body of POST /sessions/refresh.
+type refreshSessionRequest struct {
+	TTL *int64 `json:"ttl"`
+}
+
+// tokenResponse is the body of a successful POST /sessions or /sessions/refresh.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	ExpiresAt   string `json:"expires_at"`
+}
+
+// sessionResponse is the body of GET /sessions/current.
+type sessionResponse struct {
+	SessionID         string `json:"session_id"`
+	Subject           string `json:"subject"`
+	IssuedAt          string `json:"issued_at"`
+	ExpiresAt         string `json:"expires_at"`
+	APIKeyFingerprint string `json:"api_key_fingerprint"`
+}
+
+const ttlDescription = "ttl must be a whole number of seconds from 1 to 31536000 (one year)"
+
+// handleCreateSession serves POST /sessions: it trades an API key for a token.
+func handleCreateSession(d sessionDeps) gin.HandlerFunc {
+	spec := bodySpec{limit: d.maxBody, strict: true, fields: "api_key, subject, ttl", invalid: map[string]string{
+		"/ttl":     ttlDescription,
+		"/api_key": "api_key must be a string",
+		"/subject": "subject must be a string",
+	}}
+	return func(c *gin.Context) {
+		var req createSessionRequest
+		if _, e := decodeBody(c, spec, &req); e != nil {
+			respondError(c, e)
+			return
+		}
+		ttl, e := requestTTL(req.TTL)
+		if e != nil {
+			respondError(c, e)
+			return
+		}
+		key, e := requestAPIKey(c.Request.Header, req.APIKey)
+		if e != nil {
+			respondError(c, e)
+			return
+		}
+		if err := token.CheckAPIKey(key); err != nil {
+			// CheckAPIKey's text describes the expected shape and never holds the key.
+			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: err.Error()})
+			return
+		}
+		infoOf(c).fingerprint = token.Fingerprint(key)
+		if !d.allow.allows(key) {
+			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
+			return
+		}
+		var subject string
+		if req.Subject != nil {
+			subject = *req.Subject
+		}
+		issued, err := d.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl})
+		if err != nil {
+			respondError(c, d.issueError(c, err))
+			return
+		}
+		d.metrics.issued.WithLabelValues("new").Inc()
+		respondToken(c, http.StatusCreated, issued)
+	}
+}
+
+// handleCurrentSession serves GET /sessions/current: what the token says, never
+// the API key.
+func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		claims, ok := ginauth.Claims(c)
+		if !ok {
+			respondError(c, missingClaims(c, logger))
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		respondJSON(c, http.StatusOK, sessionResponse{
+			SessionID:         claims.SessionID,
+			Subject:           claims.Subject,
+			IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
+			ExpiresAt:         claims.ExpiresAt.UTC().Format(time.RFC3339),
+			APIKeyFingerprint: claims.APIKeyFingerprint,
+		})
+	}
+}
+
+// handleRefreshSession serves POST /sessions/refresh: a new token for the session
+// of the presented one.
+//
+// It answers 200, not the 201 of POST /sessions, with the same body: a refresh
+// extends an existing session rather than creating one (as an OAuth token
+// endpoint answers a refresh_token grant with 200). The API key is checked against
+// the allowlist again, so a key removed from it stops being refreshed.
+func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
+	spec := bodySpec{limit: d.maxBody, strict: true, fields: "ttl", invalid: map[string]string{"/ttl": ttlDescription}}
+	return func(c *gin.Context) {
+		var req refreshSessionRequest
+		if _, e := decodeBody(c, spec, &req); e != nil {
+			respondError(c, e)
+			return
+		}
+		ttl, e := requestTTL(req.TTL)
+		if e != nil {
+			respondError(c, e)
+			return
+		}
+		claims, ok := ginauth.Claims(c)
+		if !ok {
+			respondError(c, missingClaims(c, d.logger))
+			return
+		}
+		if !d.allow.allows(claims.APIKey) {
+			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
+			return
+		}
+		issued, err := d.issuer.Refresh(c.Request.Context(), claims, ttl)
+		if errors.Is(err, token.ErrSessionTooOld) {
+			c.Header("WWW-Authenticate", `Bearer realm="`+ginauth.DefaultRealm+`", error="invalid_token", error_description="`+token.ErrSessionTooOld.Error()+`"`)
+			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidToken, desc: token.ErrSessionTooOld.Error()})
+			return
+		}
+		if err != nil {
+			respondError(c, d.issueError(c, err))
+			return
+		}
+		d.metrics.issued.WithLabelValues("refresh").Inc()
+		respondToken(c, http.StatusOK, issued)
+	}
+}
+
+// requestTTL checks the optional ttl member; nil means the issuer's default.
+func requestTTL(ttl *int64) (time.Duration, *apiError) {
+	if ttl == nil {
+		return 0, nil
+	}
+	if *ttl <= 0 || *ttl > int64(maxRequestTTL/time.Second) {
+		return 0, invalidRequest(ttlDescription)
+	}
+	return time.Duration(*ttl) * time.Second, nil
+}
+
+// requestAPIKey finds the API key in the X-API-Key header or the api_key member.
+// Both may be given if they agree; the comparison is constant-time.
+func requestAPIKey(h http.Header, member *string) (string, *apiError) {
+	values := h.Values(apiKeyHeader)
+	if len(values) > 1 {
+		return "", invalidRequest("more than one " + apiKeyHeader + " header")
+	}
+	var fromHeader, fromBody string
+	if len(values) == 1 {
+		fromHeader = values[0]
+	}
+	if member != nil {
+		fromBody = *member
+	}
+	switch {
+	case fromHeader == "" && fromBody == "":
+		return "", invalidRequest("an API key is required, in the " + apiKeyHeader + " header or the api_key member")
+	case fromHeader == "":
+		return fromBody, nil
+	case fromBody == "":
+		return fromHeader, nil
+	case subtle.ConstantTimeCompare([]byte(fromHeader), []byte(fromBody)) != 1:
+		return "", invalidRequest("the " + apiKeyHeader + " header and the api_key member differ")
+	}
+	return fromHeader, nil
+}
+
+// issueError maps an error from Issue or Refresh to a response. The token
+// package's errors never hold the key or the token, so their text is safe to send.
+func (d sessionDeps) issueError(c *gin.Context, err error) *apiError {
+	switch {
+	case errors.Is(err, token.ErrAPIKeyInvalid):
+		return &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: err.Error()}
+	case errors.Is(err, token.ErrSubjectInvalid), errors.Is(err, token.ErrTTLInvalid):
+		return invalidRequest(err.Error())
+	}
+	d.logger.LogAttrs(c.Request.Context(), slog.LevelError, "issuing a token failed",
+		slog.String("route", c.FullPath()), slog.String("error", err.Error()))
+	return &apiError{status: http.StatusInternalServerError, code: codeInternal, desc: "the token could not be issued"}
+}
+
+// missingClaims answers a protected handler reached without the middleware: a
+// wiring mistake, never something a client can cause.
+func missingClaims(c *gin.Context, logger *slog.Logger) *apiError {
+	logger.LogAttrs(c.Request.Context(), slog.LevelError, "protected route reached without verified claims",
+		slog.String("route", c.FullPath()))
+	return &apiError{status: http.StatusInternalServerError, code: codeInternal, desc: "internal error"}
+}
+
+// respondToken writes a token response. Tokens are secrets: never cached.
+func respondToken(c *gin.Context, status int, issued *token.Issued) {
+	cl := issued.Claims
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	respondJSON(c, status, tokenResponse{
+		AccessToken: issued.Token,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(cl.ExpiresAt.Sub(cl.IssuedAt) / time.Second),
+		ExpiresAt:   cl.ExpiresAt.UTC().Format(time.RFC3339),
+	})
+}
