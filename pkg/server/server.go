@@ -2,10 +2,17 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -27,25 +34,115 @@ var (
 	_ Verifier = (*token.Verifier)(nil)
 )
 
+// DefaultMaxBodyBytes bounds /sessions request bodies when Config.MaxBodyBytes is
+// zero.
+const DefaultMaxBodyBytes = 64 << 10
+
 // Deps are the server's collaborators.
 type Deps struct {
-	Issuer   Issuer
+	// Issuer signs new and refreshed tokens (required).
+	Issuer Issuer
+	// Verifier checks bearer tokens; its key set is published at
+	// /.well-known/jwks.json (required).
 	Verifier Verifier
-	Logger   *slog.Logger
+	// Logger receives one access line per request and any errors; nil discards.
+	Logger *slog.Logger
+	// Registry receives the server's metrics and the Go and process collectors,
+	// and is served at /metrics; nil means a private registry (never the global
+	// default one).
+	Registry *prometheus.Registry
+	// Version is reported by /healthz and the jwtgate_build_info metric.
+	Version string
 }
 
-// Server is jwtgate's HTTP handler.
+// Server is jwtgate's HTTP handler. It starts ready.
 type Server struct {
-	h http.Handler
+	h     http.Handler
+	ready atomic.Bool
 }
 
-// New returns the server for cfg and d. (Stub: being written.)
+// New returns the server for cfg and d. Everything costly (allowlist digests,
+// the JWKS document, the chat proxy's transport) is built here, once; an error
+// means cfg or d cannot work.
+//
+// New builds its gin engine with gin.New and its own logging and recovery, and
+// does not call gin.SetMode, which is process-wide: a binary that wants gin's
+// debug output (route listing at start-up) off calls
+// gin.SetMode(gin.ReleaseMode) once in main.
 func New(cfg Config, d Deps) (*Server, error) {
-	return &Server{h: http.NotFoundHandler()}, nil
+	if d.Issuer == nil || d.Verifier == nil {
+		return nil, errors.New("building the server: an issuer and a verifier are required")
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+
+	m, err := newMetrics(reg, d.Version)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := newAllowlist(cfg.AllowedAPIKeys)
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := handleJWKS(d.Verifier, logger)
+	if err != nil {
+		return nil, fmt.Errorf("building the JWKS document: %w", err)
+	}
+	chat, err := newChatHandler(cfg.Chat, logger)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := newRateLimiter(cfg.SessionsPerMinute, cfg.Burst)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{}
+	s.ready.Store(true)
+
+	r := gin.New()
+	// 405 with Allow for a known path under another method, JSON like every error.
+	r.HandleMethodNotAllowed = true
+	// An API answers the path it is given: no redirects to "fixed" paths.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// ClientIP must not believe X-Forwarded-For from anyone.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, fmt.Errorf("building the router: %w", err)
+	}
+	r.Use(observe(logger, m), recoverPanics(logger))
+	r.NoRoute(handleNoRoute)
+	r.NoMethod(handleNoMethod)
+
+	rd := routeDeps{
+		version:  d.Version,
+		ready:    &s.ready,
+		registry: reg,
+		logger:   logger,
+		jwks:     jwks,
+		sessions: sessionDeps{issuer: d.Issuer, allow: allow, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes},
+		auth:     ginauth.New(d.Verifier, ginauth.WithErrorHook(m.observeAuthFailure(logger))),
+		chat:     chat,
+	}
+	if limiter != nil {
+		rd.limit = limiter.middleware()
+	}
+	addRoutes(r, rd)
+	s.h = r
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
 
 // SetReady sets what /readyz reports; the binary sets it false while shutting down.
-func (s *Server) SetReady(ready bool) {}
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }

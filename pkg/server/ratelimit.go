@@ -1,0 +1,98 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+)
+
+// rateLimitClients bounds how many client addresses the limiter remembers; the
+// least recently seen are forgotten first.
+const rateLimitClients = 10_000
+
+// rateLimiter limits requests per client address with a token bucket each.
+type rateLimiter struct {
+	limit   rate.Limit
+	burst   int
+	clients *lru.Cache[netip.Addr, *rate.Limiter]
+	now     func() time.Time
+}
+
+// newRateLimiter allows perMinute requests a minute per client, in bursts of up
+// to burst (at least 1). perMinute 0 means no limit: it returns nil.
+func newRateLimiter(perMinute, burst int) (*rateLimiter, error) {
+	if perMinute <= 0 {
+		return nil, nil
+	}
+	clients, err := lru.New[netip.Addr, *rate.Limiter](rateLimitClients)
+	if err != nil {
+		return nil, fmt.Errorf("building the rate limiter: %w", err)
+	}
+	return &rateLimiter{
+		limit:   rate.Limit(float64(perMinute) / 60),
+		burst:   max(burst, 1),
+		clients: clients,
+		now:     time.Now,
+	}, nil
+}
+
+// middleware answers 429 with Retry-After once a client is over its rate.
+//
+// The client is the connection's peer address (RemoteAddr), never a forwarding
+// header a client could forge; behind a proxy all clients share the proxy's
+// budget. IPv6 clients are grouped by /64, the block one host usually holds.
+func (rl *rateLimiter) middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		lim := rl.limiterFor(clientAddr(c.Request.RemoteAddr))
+		now := rl.now()
+		r := lim.ReserveN(now, 1)
+		delay := r.DelayFrom(now)
+		if delay == 0 {
+			c.Next()
+			return
+		}
+		r.CancelAt(now) // a refused request spends nothing
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+		respondError(c, &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
+			desc: "too many requests; retry later"})
+	}
+}
+
+func (rl *rateLimiter) limiterFor(a netip.Addr) *rate.Limiter {
+	if lim, ok := rl.clients.Get(a); ok {
+		return lim
+	}
+	lim := rate.NewLimiter(rl.limit, rl.burst)
+	if prev, ok, _ := rl.clients.PeekOrAdd(a, lim); ok {
+		return prev
+	}
+	return lim
+}
+
+// clientAddr returns the rate-limit key for a RemoteAddr: the IPv4 address, or
+// the /64 of an IPv6 one. Unparsable addresses share the zero key.
+func clientAddr(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
+}

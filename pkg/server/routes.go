@@ -1,0 +1,41 @@
+package server
+
+import (
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// routeDeps is everything the handlers are built from; [New] assembles it.
+type routeDeps struct {
+	version  string
+	ready    *atomic.Bool
+	registry *prometheus.Registry
+	logger   *slog.Logger
+	jwks     gin.HandlerFunc
+	sessions sessionDeps
+	limit    gin.HandlerFunc // rate limit for POST /sessions; nil: none
+	auth     gin.HandlerFunc // the bearer-token middleware
+	chat     gin.HandlerFunc // reverse proxy or echo backend
+}
+
+// addRoutes is jwtgate's whole HTTP API surface (DESIGN.md, "HTTP API").
+func addRoutes(r *gin.Engine, d routeDeps) {
+	r.GET("/healthz", handleHealthz(d.version))
+	r.GET("/readyz", handleReadyz(d.ready))
+	r.GET("/metrics", handleMetrics(d.registry, d.logger))
+	r.GET("/.well-known/jwks.json", d.jwks)
+
+	create := []gin.HandlerFunc{handleCreateSession(d.sessions)}
+	if d.limit != nil {
+		create = append([]gin.HandlerFunc{d.limit}, create...)
+	}
+	r.POST("/sessions", create...)
+
+	authed := r.Group("/", d.auth)
+	authed.GET("/sessions/current", handleCurrentSession(d.logger))
+	authed.POST("/sessions/refresh", handleRefreshSession(d.sessions))
+	authed.Any("/chat/*path", d.chat)
+}
