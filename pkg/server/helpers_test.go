@@ -72,7 +72,7 @@ func newTestClock() *testClock {
 	return c
 }
 
-func (c *testClock) now() time.Time           { return time.Unix(c.unix.Load(), 0) }
+func (c *testClock) now() time.Time          { return time.Unix(c.unix.Load(), 0) }
 func (c *testClock) advance(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
 
 // testServer is a Server over a real issuer and verifier, logging to a buffer.
