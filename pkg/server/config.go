@@ -15,6 +15,9 @@ type Config struct {
 	SessionsPerMinute int
 	// Burst is the rate limiter's burst.
 	Burst int
+	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json (zero:
+	// max-age=0, clients revalidate every time).
+	JWKSMaxAge time.Duration
 	// Chat configures the /chat routes.
 	Chat ChatConfig
 }

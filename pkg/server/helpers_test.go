@@ -108,6 +108,7 @@ func newTestKeySet(t testing.TB) *token.KeySet {
 func testConfig() server.Config {
 	return server.Config{
 		MaxBodyBytes: 1024,
+		JWKSMaxAge:   5 * time.Minute,
 		Chat:         server.ChatConfig{EchoDelay: time.Millisecond, MaxBodyBytes: 4096},
 	}
 }

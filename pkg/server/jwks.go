@@ -1,9 +1,9 @@
 package server
 
 import (
-	"log/slog"
 	"net/http"
-	"sync/atomic"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,30 +28,14 @@ func newJWKSDoc(ks *token.KeySet) (*jwksDoc, error) {
 	return &jwksDoc{keys: ks, body: body}, nil
 }
 
-// handleJWKS serves GET /.well-known/jwks.json: the public keys of the verifier's
-// key set ({"keys": []} when it holds only HMAC keys, whose secrets never leave).
-// The document is marshalled once per key set, here for the current one and
-// again only if the verifier ever hands out another.
-func handleJWKS(v Verifier, logger *slog.Logger) (gin.HandlerFunc, error) {
-	first, err := newJWKSDoc(v.KeySet())
-	if err != nil {
-		return nil, err
-	}
-	var cur atomic.Pointer[jwksDoc]
-	cur.Store(first)
+// handleJWKS serves GET /.well-known/jwks.json: the public keys of the key set in
+// force ({"keys": []} when it holds only HMAC keys, whose secrets never leave).
+// The document is marshalled once per key set, when it is loaded; maxAge sets
+// Cache-Control (other services cache the document that long).
+func handleJWKS(cur func() *live, maxAge time.Duration) gin.HandlerFunc {
+	cacheControl := "public, max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)
 	return func(c *gin.Context) {
-		doc := cur.Load()
-		if ks := v.KeySet(); ks != doc.keys {
-			next, err := newJWKSDoc(ks)
-			if err != nil {
-				logger.LogAttrs(c.Request.Context(), slog.LevelError, "encoding the JWKS failed", slog.String("error", err.Error()))
-				respondError(c, &apiError{status: http.StatusInternalServerError, code: codeInternal, desc: "internal error"})
-				return
-			}
-			cur.Store(next)
-			doc = next
-		}
-		c.Header("Cache-Control", "public, max-age=300")
-		c.Data(http.StatusOK, contentTypeJSON, doc.body)
-	}, nil
+		c.Header("Cache-Control", cacheControl)
+		c.Data(http.StatusOK, contentTypeJSON, cur().jwks.body)
+	}
 }

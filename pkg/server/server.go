@@ -59,6 +59,54 @@ type Deps struct {
 type Server struct {
 	h     http.Handler
 	ready atomic.Bool
+	cur   atomic.Pointer[live]
+}
+
+// live is the part of the server a reload replaces, swapped whole so that a
+// request sees one consistent set: the issuer, the verifier (and with it the key
+// set, the revocation instant and the verified-token cache), the API-key
+// allowlist and the JWKS document.
+type live struct {
+	issuer   Issuer
+	verifier Verifier
+	allow    *allowlist
+	jwks     *jwksDoc
+}
+
+// newLive builds everything a reload needs before anything is swapped, so a
+// failure leaves the running set in force.
+func newLive(iss Issuer, v Verifier, allowed []string) (*live, error) {
+	if iss == nil || v == nil {
+		return nil, errors.New("an issuer and a verifier are required")
+	}
+	allow, err := newAllowlist(allowed)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := newJWKSDoc(v.KeySet())
+	if err != nil {
+		return nil, fmt.Errorf("building the JWKS document: %w", err)
+	}
+	return &live{issuer: iss, verifier: v, allow: allow, jwks: doc}, nil
+}
+
+// Reload replaces the issuer, the verifier and the API-key allowlist for every
+// request that starts after it returns; requests in flight finish with the set
+// they started with, and no connection is dropped. On error nothing changes.
+func (s *Server) Reload(iss Issuer, v Verifier, allowedAPIKeys []string) error {
+	l, err := newLive(iss, v, allowedAPIKeys)
+	if err != nil {
+		return fmt.Errorf("reloading the server: %w", err)
+	}
+	s.cur.Store(l)
+	return nil
+}
+
+// currentVerifier verifies with whatever verifier is in force at the time.
+type currentVerifier struct{ s *Server }
+
+func (cv currentVerifier) Verify(ctx context.Context, raw string) (*token.Claims, error) {
+	return cv.s.cur.Load().verifier.Verify(ctx, raw)
 }
 
 // New returns the server for cfg and d. Everything costly (allowlist digests,
@@ -70,8 +118,9 @@ type Server struct {
 // debug output (route listing at start-up) off calls
 // gin.SetMode(gin.ReleaseMode) once in main.
 func New(cfg Config, d Deps) (*Server, error) {
-	if d.Issuer == nil || d.Verifier == nil {
-		return nil, errors.New("building the server: an issuer and a verifier are required")
+	first, err := newLive(d.Issuer, d.Verifier, cfg.AllowedAPIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("building the server: %w", err)
 	}
 	logger := d.Logger
 	if logger == nil {
@@ -89,14 +138,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	allow, err := newAllowlist(cfg.AllowedAPIKeys)
-	if err != nil {
-		return nil, err
-	}
-	jwks, err := handleJWKS(d.Verifier, logger)
-	if err != nil {
-		return nil, fmt.Errorf("building the JWKS document: %w", err)
-	}
 	chat, err := newChatHandler(cfg.Chat, logger)
 	if err != nil {
 		return nil, err
@@ -108,6 +149,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 	s := &Server{}
 	s.ready.Store(true)
+	s.cur.Store(first)
 
 	r := gin.New()
 	// 405 with Allow for a known path under another method, JSON like every error.
@@ -128,9 +170,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		ready:    &s.ready,
 		registry: reg,
 		logger:   logger,
-		jwks:     jwks,
-		sessions: sessionDeps{issuer: d.Issuer, allow: allow, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes},
-		auth:     ginauth.New(d.Verifier, ginauth.WithErrorHook(m.observeAuthFailure(logger))),
+		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
+		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes},
+		auth:     ginauth.New(currentVerifier{s}, ginauth.WithErrorHook(m.observeAuthFailure(logger))),
 		chat:     chat,
 	}
 	if limiter != nil {

@@ -23,8 +23,7 @@ const maxRequestTTL = 365 * 24 * time.Hour
 
 // sessionDeps are what the /sessions handlers need.
 type sessionDeps struct {
-	issuer  Issuer
-	allow   *allowlist
+	live    func() *live // the issuer and allowlist in force
 	metrics *metrics
 	logger  *slog.Logger
 	maxBody int64
@@ -91,7 +90,8 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			return
 		}
 		infoOf(c).fingerprint = token.Fingerprint(key)
-		if !d.allow.allows(key) {
+		l := d.live()
+		if !l.allow.allows(key) {
 			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
 			return
 		}
@@ -99,7 +99,7 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		if req.Subject != nil {
 			subject = *req.Subject
 		}
-		issued, err := d.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl})
+		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl})
 		if err != nil {
 			respondError(c, d.issueError(c, err))
 			return
@@ -154,11 +154,12 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 			respondError(c, missingClaims(c, d.logger))
 			return
 		}
-		if !d.allow.allows(claims.APIKey) {
+		l := d.live()
+		if !l.allow.allows(claims.APIKey) {
 			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
 			return
 		}
-		issued, err := d.issuer.Refresh(c.Request.Context(), claims, ttl)
+		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
 		if errors.Is(err, token.ErrSessionTooOld) {
 			c.Header("WWW-Authenticate", `Bearer realm="`+ginauth.DefaultRealm+`", error="invalid_token", error_description="`+token.ErrSessionTooOld.Error()+`"`)
 			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidToken, desc: token.ErrSessionTooOld.Error()})
