@@ -75,9 +75,6 @@ type proxyCallKey struct{}
 // no body limit; an empty AuthHeader means "Authorization". It returns an error
 // naming the configuration key for an unusable cfg.
 func newChatProxy(cfg ChatConfig, logger *slog.Logger) (gin.HandlerFunc, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	p, err := buildChatProxy(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -86,6 +83,9 @@ func newChatProxy(cfg ChatConfig, logger *slog.Logger) (gin.HandlerFunc, error) 
 }
 
 func buildChatProxy(cfg ChatConfig, logger *slog.Logger) (*chatProxy, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	var errs []error
 	u := cfg.UpstreamURL
 	if err := checkUpstreamURL(u); err != nil {
@@ -354,7 +354,7 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		status, code, desc = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription()
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
 		status, code, desc = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time"
 	default:
 		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
