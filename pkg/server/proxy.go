@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -26,6 +27,10 @@ var (
 	errIdleTimeout       = errors.New("chat upstream sent nothing for chat.idle_timeout")
 	errMaxStreamDuration = errors.New("chat upstream response ran past chat.max_stream_duration")
 )
+
+// copyBufferSize is the size of the buffers that carry response bodies; it is
+// what ReverseProxy would allocate afresh for every request.
+const copyBufferSize = 32 << 10
 
 // maxIdleConnsPerHost keeps warm connections to the single upstream. The
 // transport's default of 2 would make most concurrent requests dial anew.
@@ -167,6 +172,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger) (*chatProxy, error) {
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		ErrorHandler:   p.handleError,
 		ModifyResponse: p.modifyResponse,
+		BufferPool:     newBufferPool(copyBufferSize),
 	}
 	return p, nil
 }
@@ -400,6 +406,22 @@ func (p *chatProxy) logStreamEnd(ctx context.Context, call *proxyCall) {
 func (p *chatProxy) tooLargeDescription() string {
 	return fmt.Sprintf("the request body is larger than %d bytes", p.maxBody)
 }
+
+// bufferPool lends the copy buffers of one proxy, so that a response does not
+// cost a fresh 32 KiB.
+type bufferPool struct{ pool sync.Pool }
+
+func newBufferPool(size int) *bufferPool {
+	bp := &bufferPool{}
+	bp.pool.New = func() any { return make([]byte, size) }
+	return bp
+}
+
+// Get implements httputil.BufferPool.
+func (bp *bufferPool) Get() []byte { return bp.pool.Get().([]byte) }
+
+// Put implements httputil.BufferPool.
+func (bp *bufferPool) Put(b []byte) { bp.pool.Put(b) } //nolint:staticcheck // SA6002: the interface hands out []byte
 
 // idleBody ends a response body that produces nothing for d: the timer runs
 // only while a Read waits on the upstream, so a slow client does not count as

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmarks come in pairs, the same requests sent straight to a loopback
+// upstream (Direct) and through the chat proxy to it (Proxy), so that one run
+//
+//	go test -run '^$' -bench 'Proxy|Direct' -benchmem ./pkg/server
+//
+// gives what the proxy adds: compare ns/op (and ns/first-event for streams)
+// of each pair. Both sides run in this process, so allocations include the
+// client's and the upstream's; the difference is the proxy's.
+
+const (
+	benchRequestBody = `{"model":"gpt-test","messages":[{"role":"user","content":"Hello"}]}`
+	benchJSON        = `{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-test",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello there."},"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}`
+	benchEvent = "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}]}\n\n"
+	benchDone  = "data: [DONE]\n\n"
+)
+
+// newBenchUpstream is a chat backend that answers /v1/chat/completions with a
+// small JSON body, or with two server-sent events when the path ends in /stream.
+func newBenchUpstream(b *testing.B) *httptest.Server {
+	b.Helper()
+	return newUpstream(b, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/stream") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, benchEvent)
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, benchDone)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, benchJSON)
+	})
+}
+
+// newBenchProxy puts the chat proxy in front of up, as /chat -> up/v1.
+func newBenchProxy(b *testing.B, up *httptest.Server) *httptest.Server {
+	b.Helper()
+	front, _ := newTestFront(b, testChatConfig(mustParseURL(b, up.URL+"/v1")))
+	return front
+}
+
+func newBenchClient(b *testing.B) *http.Client {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+func newBenchRequest(b *testing.B, target string) *http.Request {
+	b.Helper()
+	req := newChatRequest(b, b.Context(), http.MethodPost, target, strings.NewReader(benchRequestBody))
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// benchmarkJSON posts a chat request to target and reads the whole answer.
+func benchmarkJSON(b *testing.B, target string) {
+	client := newBenchClient(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(newBenchRequest(b, target))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || n != int64(len(benchJSON)) {
+			b.Fatalf("response %d, %d bytes, %v", resp.StatusCode, n, err)
+		}
+	}
+}
+
+// benchmarkStream posts a streaming chat request to target, reads both events,
+// and reports the mean time from sending the request to reading the first.
+func benchmarkStream(b *testing.B, target string) {
+	client := newBenchClient(b)
+	b.ReportAllocs()
+	var toFirst time.Duration
+	for b.Loop() {
+		start := time.Now()
+		resp, err := client.Do(newBenchRequest(b, target))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := bufio.NewReader(resp.Body)
+		line, err := r.ReadString('\n')
+		toFirst += time.Since(start)
+		if err != nil || line != benchEvent[:len(benchEvent)-1] {
+			b.Fatalf("first event: %q, %v", line, err)
+		}
+		rest, err := io.ReadAll(r)
+		resp.Body.Close()
+		if err != nil || string(rest) != "\n"+benchDone {
+			b.Fatalf("rest of the stream: %q, %v", rest, err)
+		}
+	}
+	b.ReportMetric(float64(toFirst.Nanoseconds())/float64(b.N), "ns/first-event")
+}
+
+func BenchmarkDirectJSON(b *testing.B) {
+	up := newBenchUpstream(b)
+	benchmarkJSON(b, up.URL+"/v1/chat/completions")
+}
+
+func BenchmarkProxyJSON(b *testing.B) {
+	front := newBenchProxy(b, newBenchUpstream(b))
+	benchmarkJSON(b, front.URL+"/chat/chat/completions")
+}
+
+func BenchmarkDirectStream(b *testing.B) {
+	up := newBenchUpstream(b)
+	benchmarkStream(b, up.URL+"/v1/chat/completions/stream")
+}
+
+func BenchmarkProxyStream(b *testing.B) {
+	front := newBenchProxy(b, newBenchUpstream(b))
+	benchmarkStream(b, front.URL+"/chat/chat/completions/stream")
+}
