@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -519,4 +520,66 @@ func TestMalformedRequestsNever5xx(t *testing.T) {
 		t.Errorf("exit code = %d, want 0", code)
 	}
 	assertNoLeak(t, "logs", s.Logs(), apiKey, tok)
+}
+
+// TestKeyRotationOnSIGHUP rewrites the configuration file to add a new signing key,
+// keeping the old one for verification, and sends SIGHUP: tokens already issued
+// stay valid, new ones carry the new kid, and the process keeps running.
+func TestKeyRotationOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	oldSecret, nextSecret, apiKey := newSecret(t), newSecret(t), newAPIKey(t)
+	cfgFile := filepath.Join(dir, "jwtgate.yaml")
+	write := func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("jwt:\n  key_id: first\n  secret: " + oldSecret + "\n")
+	s := startServer(t, nil, "--config", cfgFile)
+	oldTok := s.createSession(t, apiKey).AccessToken
+
+	write(`jwt:
+  signing_key: next
+  keys:
+    - kid: next
+      alg: HS256
+      secret: ` + nextSecret + `
+    - kid: first
+      alg: HS256
+      secret: ` + oldSecret + `
+`)
+	s.Signal(t, syscall.SIGHUP)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.Logs(), "configuration reloaded") {
+		if strings.Contains(s.Logs(), "not reloaded") {
+			t.Fatalf("reload failed:\n%s", s.Logs())
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no reload logged within 30s of SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	s.currentSession(t, oldTok)
+	newTok := s.createSession(t, apiKey).AccessToken
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(newTok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Kid != "next" {
+		t.Errorf("kid after rotation = %q, want next", hdr.Kid)
+	}
+	s.currentSession(t, newTok)
+
+	if code := s.Stop(t); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	assertNoLeak(t, "logs", s.Logs(), oldSecret, nextSecret, apiKey, oldTok, newTok)
 }

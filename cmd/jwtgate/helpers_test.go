@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jwtgate/jwtgate/pkg/config"
 )
 
 // result is what one run of the command tree produced.
@@ -90,4 +92,29 @@ func assertNotContains(t *testing.T, what, s string, secrets ...string) {
 // decodeSegment decodes one base64url segment of a compact JWS.
 func decodeSegment(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// fixedConfig is a configuration loader that always returns cfg.
+func fixedConfig(cfg config.Config) func() (config.Config, error) {
+	return func() (config.Config, error) { return cfg, nil }
+}
+
+// configSource is a configuration loader whose result a test changes between
+// reloads.
+type configSource struct {
+	mu  sync.Mutex
+	cfg config.Config
+	err error
+}
+
+func (s *configSource) set(cfg config.Config, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg, s.err = cfg, err
+}
+
+func (s *configSource) load() (config.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg, s.err
 }

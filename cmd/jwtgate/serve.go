@@ -30,31 +30,33 @@ connections and let in-flight requests finish within server.shutdown_timeout.
 Without jwt.secret, jwt.secret_file or jwt.keys the server signs with a random
 in-memory key: tokens then die with the process and no other replica accepts them.
 
-With server.tls_cert_file and server.tls_key_file the server speaks HTTPS, and
-SIGHUP reloads the certificate and key from those files.`,
+With server.tls_cert_file and server.tls_key_file the server speaks HTTPS.
+
+SIGHUP reloads the configuration without dropping a connection: the signing and
+verification keys (jwt.*), api_keys.allowed and the TLS certificate files take
+effect for new requests; other settings need a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			var reload chan os.Signal
-			if cfg.Server.TLSCertFile != "" {
-				reload = make(chan os.Signal, 1)
-				signal.Notify(reload, syscall.SIGHUP)
-				defer signal.Stop(reload)
-			}
-			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), reload)
+			reload := make(chan os.Signal, 1)
+			signal.Notify(reload, syscall.SIGHUP)
+			defer signal.Stop(reload)
+			load := func() (config.Config, error) { return config.Load(cmd.Flags()) }
+			return serve(cmd.Context(), load, cmd.ErrOrStderr(), reload)
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
-// serve runs the server for cfg until ctx is done, logging to logw. Each value
-// received on reload (SIGHUP in the binary; nil: never) reloads the TLS
-// certificate. It returns nil after a clean shutdown.
-func serve(ctx context.Context, cfg config.Config, logw io.Writer, reload <-chan os.Signal) error {
+// serve runs the server for the configuration load returns until ctx is done,
+// logging to logw. Each value received on reload (SIGHUP in the binary; nil: never)
+// calls load again and applies what can change at run time (see [reloader]). It
+// returns nil after a clean shutdown.
+func serve(ctx context.Context, load func() (config.Config, error), logw io.Writer, reload <-chan os.Signal) error {
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
 	logger, err := newLogger(logw, cfg.Log)
 	if err != nil {
 		return err
@@ -139,20 +141,14 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, reload <-chan
 	}()
 	srv.SetReady(true)
 
+	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, iss: iss, ver: ver, source: configuredKeySource(cfg)}
 	for done := false; !done; {
 		select {
 		case err := <-errc:
 			closeAll(running)
 			return fmt.Errorf("serving: %w", err)
 		case <-reload:
-			if certs == nil {
-				continue
-			}
-			if err := certs.reload(); err != nil {
-				logger.Error("TLS certificate not reloaded; keeping the current one", slog.Any("error", err))
-				continue
-			}
-			logger.Info("TLS certificate reloaded")
+			rl.reload()
 		case <-ctx.Done():
 			done = true
 		}
@@ -190,16 +186,13 @@ func closeAll(servers []*http.Server) {
 
 // serverConfig hands the server the plain values it needs from cfg.
 func serverConfig(cfg config.Config) server.Config {
-	allowed := make([]string, 0, len(cfg.APIKeys.Allowed))
-	for _, k := range cfg.APIKeys.Allowed {
-		allowed = append(allowed, string(k))
-	}
 	c := cfg.Chat
 	return server.Config{
 		MaxBodyBytes:      cfg.Server.MaxBodyBytes,
-		AllowedAPIKeys:    allowed,
+		AllowedAPIKeys:    allowedKeys(cfg),
 		SessionsPerMinute: cfg.RateLimit.SessionsPerMinute,
 		Burst:             cfg.RateLimit.Burst,
+		JWKSMaxAge:        cfg.JWT.JWKSMaxAge,
 		Chat: server.ChatConfig{
 			UpstreamURL:           c.UpstreamURL,
 			AuthHeader:            c.UpstreamAuthHeader,
@@ -214,4 +207,13 @@ func serverConfig(cfg config.Config) server.Config {
 			AllowSetCookie:        c.AllowSetCookie,
 		},
 	}
+}
+
+// allowedKeys returns api_keys.allowed as the plain strings the server takes.
+func allowedKeys(cfg config.Config) []string {
+	out := make([]string, 0, len(cfg.APIKeys.Allowed))
+	for _, k := range cfg.APIKeys.Allowed {
+		out = append(out, string(k))
+	}
+	return out
 }
