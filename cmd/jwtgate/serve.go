@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -116,17 +118,7 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 			ln.Close()
 			return fmt.Errorf("metrics.addr: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: errorLog}))
-		ms := &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-			ReadTimeout:       cfg.Server.ReadTimeout,
-			WriteTimeout:      cfg.Server.ReadTimeout,
-			IdleTimeout:       cfg.Server.IdleTimeout,
-			MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-			ErrorLog:          errorLog,
-		}
+		ms := newMetricsServer(cfg.Server, reg, errorLog)
 		running = append(running, ms)
 		logger.Info("metrics listening", slog.String("addr", mln.Addr().String()))
 		go func() { errc <- ms.Serve(mln) }()
@@ -154,27 +146,51 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 		}
 	}
 
-	// The signal context is already cancelled: shutdown gets a fresh one.
 	logger.Info("shutting down", slog.Duration("timeout", cfg.Server.ShutdownTimeout))
 	srv.SetReady(false)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	for _, hs := range running {
-		if err := hs.Shutdown(sctx); err != nil {
-			errs = append(errs, err, hs.Close())
-		}
-	}
-	for range running {
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := shutdown(running, errc, cfg.Server.ShutdownTimeout); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newMetricsServer serves /metrics alone, for metrics.addr. It speaks plain HTTP
+// (the metrics port is meant for an internal network) and, unlike the public
+// server, bounds writes: a scrape is never a stream.
+func newMetricsServer(sc config.Server, reg *prometheus.Registry, errorLog *log.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: errorLog}))
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: sc.ReadHeaderTimeout,
+		ReadTimeout:       sc.ReadTimeout,
+		WriteTimeout:      sc.ReadTimeout,
+		IdleTimeout:       sc.IdleTimeout,
+		MaxHeaderBytes:    sc.MaxHeaderBytes,
+		ErrorLog:          errorLog,
+	}
+}
+
+// shutdown stops the servers gracefully: they stop accepting at once and wait for
+// requests in flight, all within timeout; past it, connections are closed. It
+// then collects each server's Serve result from errc. The deadline is a fresh
+// context: the signal context that triggered shutdown is already cancelled.
+func shutdown(servers []*http.Server, errc <-chan error, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, err, hs.Close())
+		}
+	}
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // closeAll closes every server at once, after one of them failed.

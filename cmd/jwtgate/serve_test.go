@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -162,5 +163,33 @@ func TestServeMetricsListener(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + maddr + "/metrics"); err == nil {
 		t.Error("the metrics listener still answers after shutdown")
+	}
+}
+
+func TestShutdownGivesUpAfterTimeout(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release // a stream that outlives the shutdown timeout
+	})}
+	defer close(release)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String())
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+
+	err = shutdown([]*http.Server{hs}, errc, 10*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shutdown with a request in flight past the timeout = %v, want %v", err, context.DeadlineExceeded)
 	}
 }
