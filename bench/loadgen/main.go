@@ -11,6 +11,11 @@
 // measured requests, whichever comes first. With -first-byte the latency is the
 // time to the first byte of the response body (time to first event of a stream)
 // and the time to the end of the body is reported as total_p50_ms/total_p99_ms.
+// -client raw (the default for http) is a lean HTTP/1.1 client of its own, so
+// that the generator's core is not the limit; -client std uses net/http.
+// The cpu field is the number of cores the generator itself kept busy while
+// measuring: close to the cores it may use, the generator and not the server
+// limited the run.
 package main
 
 import (
@@ -60,6 +65,7 @@ type options struct {
 	maxReqs   int64
 	timeout   time.Duration
 	firstByte bool
+	client    string // "raw" or "std"
 }
 
 // result is the JSON line loadgen prints.
@@ -77,7 +83,9 @@ type result struct {
 	TotalP99ms float64 `json:"total_p99_ms,omitempty"`
 	Conns      int     `json:"conns"`
 	Seconds    float64 `json:"seconds"`
+	CPU        float64 `json:"cpu"` // cores the load generator itself used while measuring
 	FirstByte  bool    `json:"first_byte,omitempty"`
+	Client     string  `json:"client"`
 	FirstError string  `json:"first_error,omitempty"`
 }
 
@@ -124,6 +132,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.maxReqs, "n", 50_000_000, "stop after this many measured requests")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.BoolVar(&o.firstByte, "first-byte", false, "measure the time to the first body byte (streams)")
+	fs.StringVar(&o.client, "client", "", `"raw" (a lean HTTP/1.1 client; http only) or "std" (net/http); default raw for http, std for https`)
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -163,6 +172,14 @@ func parseFlags(args []string) (options, error) {
 	}
 	if len(o.body) > maxBody {
 		return options{}, fmt.Errorf("the body is larger than %d bytes", maxBody)
+	}
+	switch {
+	case o.client == "":
+		o.client = map[bool]string{true: "std", false: "raw"}[u.Scheme == "https"]
+	case o.client == "raw" && u.Scheme == "https":
+		return options{}, errors.New("-client raw speaks plain http only; use -client std for https")
+	case o.client != "raw" && o.client != "std":
+		return options{}, fmt.Errorf("-client %q: want raw or std", o.client)
 	}
 	switch {
 	case o.conns < 1 || o.conns > maxConns:
@@ -214,8 +231,12 @@ func dialLoopbackOnly(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
+func newDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: dialLoopbackOnly}
+}
+
 func newClient(o options) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: dialLoopbackOnly}
+	d := newDialer()
 	tr := &http.Transport{
 		Proxy:               nil, // never send load through a proxy from the environment
 		DialContext:         d.DialContext,
@@ -271,6 +292,12 @@ func generate(ctx context.Context, o options) (result, error) {
 	})
 	defer watchdog.Stop()
 
+	// The generator's own CPU use over the measured window tells whether it,
+	// rather than the server, was the limit.
+	var cpuAtStart atomic.Int64
+	cpuTimer := time.AfterFunc(o.warmup, func() { cpuAtStart.Store(int64(cpuTime())) })
+	defer cpuTimer.Stop()
+
 	var (
 		measured atomic.Int64
 		stopped  atomic.Int64 // unix nanos when -n was reached; 0 otherwise
@@ -280,8 +307,10 @@ func generate(ctx context.Context, o options) (result, error) {
 	for i := range stats {
 		ws := &workerStats{}
 		stats[i] = ws
+		rt, release := newRoundTrip(ctx, o, client, tmpl)
 		wg.Go(func() {
-			work(ctx, client, tmpl, o, ws, measureFrom, func() {
+			defer release()
+			work(ctx, rt, o, ws, measureFrom, func() {
 				if measured.Add(1) == o.maxReqs {
 					stopped.Store(time.Now().UnixNano())
 					cancel()
@@ -290,6 +319,7 @@ func generate(ctx context.Context, o options) (result, error) {
 		})
 	}
 	wg.Wait()
+	cpuUsed := cpuTime() - time.Duration(cpuAtStart.Load())
 
 	stop := end
 	if ns := stopped.Load(); ns != 0 {
@@ -318,9 +348,13 @@ func generate(ctx context.Context, o options) (result, error) {
 		Conns:     o.conns,
 		Seconds:   round(elapsed.Seconds(), 3),
 		FirstByte: o.firstByte,
+		Client:    o.client,
 	}
 	if elapsed > 0 {
 		res.RPS = round(float64(all.lat.n)/elapsed.Seconds(), 1)
+		if cpuAtStart.Load() != 0 {
+			res.CPU = round(cpuUsed.Seconds()/elapsed.Seconds(), 2)
+		}
 	}
 	if o.firstByte {
 		res.TotalP50ms = ms(all.total.quantile(0.50))
@@ -332,11 +366,19 @@ func generate(ctx context.Context, o options) (result, error) {
 	return res, nil
 }
 
-// work sends requests one after another until ctx ends, recording those that
-// complete after measureFrom.
-func work(ctx context.Context, client *http.Client, tmpl *http.Request, o options, ws *workerStats, measureFrom time.Time, counted func()) {
+// roundTrip sends one request and reads the whole response, returning when its
+// first body byte arrived (with firstByte) and the status code.
+type roundTrip func(ctx context.Context, firstByte bool) (time.Time, int, error)
+
+// newRoundTrip returns the worker's way of sending requests and a function that
+// releases what it holds.
+func newRoundTrip(ctx context.Context, o options, client *http.Client, tmpl *http.Request) (roundTrip, func()) {
+	if o.client == "raw" {
+		c, stop := newRawConn(ctx, o, newDialer())
+		return c.roundTrip, func() { stop(); c.close() }
+	}
 	buf := make([]byte, 32<<10)
-	for ctx.Err() == nil {
+	return func(_ context.Context, firstByte bool) (time.Time, int, error) {
 		req := new(http.Request)
 		*req = *tmpl
 		if len(o.body) > 0 {
@@ -344,8 +386,16 @@ func work(ctx context.Context, client *http.Client, tmpl *http.Request, o option
 			req.Body = io.NopCloser(bytes.NewReader(o.body))
 			req.ContentLength = int64(len(o.body))
 		}
+		return do(client, req, buf, firstByte)
+	}, func() {}
+}
+
+// work sends requests one after another until ctx ends, recording those that
+// complete after measureFrom.
+func work(ctx context.Context, rt roundTrip, o options, ws *workerStats, measureFrom time.Time, counted func()) {
+	for ctx.Err() == nil {
 		start := time.Now()
-		first, status, err := do(client, req, buf, o.firstByte)
+		first, status, err := rt(ctx, o.firstByte)
 		done := time.Now()
 		if ctx.Err() != nil {
 			return // cut off by the end of the run, not a failure

@@ -83,25 +83,47 @@ func TestGenerateCountsRequestsAndStatuses(t *testing.T) {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		if r.URL.Path == "/missing" {
+		switch r.URL.Path {
+		case "/missing":
 			http.NotFound(w, r)
-			return
+		case "/chunked":
+			// Flushed pieces make net/http send a chunked body.
+			for range 3 {
+				_, _ = io.WriteString(w, "data: x\n\n")
+				_ = http.NewResponseController(w).Flush()
+			}
+		case "/close":
+			w.Header().Set("Connection", "close")
+			_, _ = io.WriteString(w, "bye")
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			_, _ = io.WriteString(w, strings.Repeat("x", 100))
 		}
-		_, _ = io.WriteString(w, strings.Repeat("x", 100))
 	}))
 	t.Cleanup(srv.Close)
 
-	for _, tc := range []struct {
+	type testCase struct {
+		client     string
 		path       string
 		firstByte  bool
 		wantNon2xx bool
-	}{
-		{"/ok", false, false},
-		{"/ok", true, false},
-		{"/missing", false, true},
-	} {
+	}
+	var cases []testCase
+	for _, client := range []string{"raw", "std"} {
+		cases = append(cases,
+			testCase{client, "/ok", false, false},
+			testCase{client, "/ok", true, false},
+			testCase{client, "/chunked", false, false},
+			testCase{client, "/chunked", true, false},
+			testCase{client, "/close", false, false},
+			testCase{client, "/empty", true, false},
+			testCase{client, "/missing", false, true},
+		)
+	}
+	for _, tc := range cases {
 		o, err := parseFlags([]string{"-url", srv.URL + tc.path, "-method", "post", "-header", "X-Test: yes",
-			"-body", `{"a":1}`, "-c", "2", "-d", "300ms", "-warmup", "0s", "-n", "50",
+			"-body", `{"a":1}`, "-c", "2", "-d", "300ms", "-warmup", "0s", "-n", "50", "-client", tc.client,
 			"-first-byte=" + map[bool]string{true: "true", false: "false"}[tc.firstByte]})
 		if err != nil {
 			t.Fatal(err)
@@ -111,16 +133,19 @@ func TestGenerateCountsRequestsAndStatuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Requests == 0 || res.Requests > 50+2 {
-			t.Errorf("%s: requests = %d, want 1 to 52 (-n 50, 2 workers)", tc.path, res.Requests)
+			t.Errorf("%+v: requests = %d, want 1 to 52 (-n 50, 2 workers)", tc, res.Requests)
 		}
 		if res.Errors != 0 {
-			t.Errorf("%s: errors = %d (%s), want 0", tc.path, res.Errors, res.FirstError)
+			t.Errorf("%+v: errors = %d (%s), want 0", tc, res.Errors, res.FirstError)
 		}
 		if got := res.Non2xx == res.Requests; got != tc.wantNon2xx {
-			t.Errorf("%s: non2xx = %d of %d, want all non-2xx = %v", tc.path, res.Non2xx, res.Requests, tc.wantNon2xx)
+			t.Errorf("%+v: non2xx = %d of %d, want all non-2xx = %v", tc, res.Non2xx, res.Requests, tc.wantNon2xx)
 		}
 		if tc.firstByte && (res.TotalP50ms < res.P50ms || !res.FirstByte) {
-			t.Errorf("%s: first-byte p50 %v > total p50 %v, or first_byte unset", tc.path, res.P50ms, res.TotalP50ms)
+			t.Errorf("%+v: first-byte p50 %v > total p50 %v, or first_byte unset", tc, res.P50ms, res.TotalP50ms)
+		}
+		if res.Client != tc.client {
+			t.Errorf("%+v: client = %q", tc, res.Client)
 		}
 		if res.Name != "POST "+tc.path {
 			t.Errorf("name = %q, want %q", res.Name, "POST "+tc.path)
