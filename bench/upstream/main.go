@@ -1,5 +1,5 @@
 // Command upstream is the stand-in chat backend of jwtgate's proxy load runs: it
-// answers POST /v1/chat/completions with a small chat-completions JSON, or with
+// answers GET /healthz and POST /v1/chat/completions with a small chat-completions JSON, or with
 // "stream": true a server-sent-event stream of -events events (the last one
 // "[DONE]") flushed one by one, -event-delay apart. It listens on a loopback
 // address only and prints "listening <addr>" on stderr.
@@ -81,6 +81,10 @@ var chunk = []byte(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk
 
 func newHandler(events int, delay time.Duration) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Stream bool `json:"stream"`

@@ -25,6 +25,19 @@ func TestCompletionAndStream(t *testing.T) {
 		return res
 	}
 
+	hreq, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hres, err := srv.Client().Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hres.Body.Close()
+	if hres.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz = %d, want 200", hres.StatusCode)
+	}
+
 	res := post(`{"model":"m","messages":[]}`)
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("non-stream: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
