@@ -44,3 +44,7 @@ fmt: ## Format the code with gofmt
 
 clean: ## Remove build output
 	rm -rf bin interop/node_modules
+
+.PHONY: loadtest
+loadtest: ## Load runs vs gin-jwt and the chat proxy (LOADTEST_DURATION, LOADTEST_CONNS); not in test
+	GO="$(GO)" ./scripts/loadtest.sh
