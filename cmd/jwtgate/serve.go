@@ -34,16 +34,30 @@ in-memory key: tokens then die with the process and no other replica accepts the
 
 With server.tls_cert_file and server.tls_key_file the server speaks HTTPS.
 
-SIGHUP reloads the configuration without dropping a connection: the signing and
-verification keys (jwt.*), api_keys.allowed and the TLS certificate files take
-effect for new requests; other settings need a restart.`,
+SIGHUP, or a change to the configuration file or to a secret, key or certificate
+file it names (checked every 2s), reloads the configuration without dropping a
+connection: the signing and verification keys (jwt.*), api_keys.allowed and the
+TLS certificate files take effect for new requests; other settings need a
+restart. An invalid new configuration is refused with a log line naming the
+problem, and the running one stays in force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reload := make(chan os.Signal, 1)
 			signal.Notify(reload, syscall.SIGHUP)
 			defer signal.Stop(reload)
-			load := func() (config.Config, error) { return config.Load(cmd.Flags()) }
-			return serve(cmd.Context(), load, cmd.ErrOrStderr(), reload)
+			// A change to the configuration file or a file it names reloads too.
+			watch := newFileWatcher(nil)
+			load := func() (config.Config, error) {
+				cfg, err := config.Load(cmd.Flags())
+				if err == nil {
+					watch.setPaths(append([]string{config.Path(cmd.Flags())}, cfg.Files()...))
+				}
+				return cfg, err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go watch.run(ctx, watchInterval, reload)
+			return serve(ctx, load, cmd.ErrOrStderr(), reload)
 		},
 	}
 	config.RegisterFlags(cmd.Flags())

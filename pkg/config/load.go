@@ -570,3 +570,28 @@ func readKeyFile(key, path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Path returns the configuration file Load reads for fs: --config when set, else
+// $JWTGATE_CONFIG; empty means none.
+func Path(fs *pflag.FlagSet) string { return configPath(fs) }
+
+// Files returns every file c was read from besides the configuration file itself:
+// secret files, private key files and TLS files, in a stable order. A running
+// server watches them (and the configuration file) to reload on change.
+func (c Config) Files() []string {
+	var out []string
+	add := func(p string) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	add(c.JWT.SecretFile)
+	add(c.JWT.SealSecretFile)
+	for _, k := range c.JWT.Keys {
+		add(k.SecretFile)
+		add(k.PrivateKeyFile)
+	}
+	add(c.Server.TLSCertFile)
+	add(c.Server.TLSKeyFile)
+	return out
+}
