@@ -44,12 +44,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/jwtgate-loadtest.XXXXXX")
 children=()
 
 cleanup() {
-	local pid i alive
+	local pid alive
 	for pid in "${children[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
 	# Servers shut down gracefully on SIGTERM; whatever still runs after 6 s is killed.
-	for i in $(seq 60); do
+	for _ in $(seq 60); do
 		alive=0
 		for pid in "${children[@]}"; do
 			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
@@ -125,12 +125,12 @@ start_jwtgate() {
 # start_bench NAME BINARY [ARGS...]: starts a bench server on 127.0.0.1:0 and
 # sets $url from the "listening <addr>" line it prints on stderr.
 start_bench() {
-	local name=$1 bin=$2 pid addr i
+	local name=$1 bin=$2 pid addr
 	shift 2
 	"${server_pin[@]}" "bin/$bin" -addr 127.0.0.1:0 "$@" 2>"$work/$name.log" &
 	pid=$!
 	children+=("$pid")
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		addr=$(sed -n 's/^listening \(127\.0\.0\.1:[0-9]*\)$/\1/p' "$work/$name.log")
 		if [ -n "$addr" ]; then
 			url="http://$addr"
@@ -320,14 +320,19 @@ if [ "$SOAK" = 1 ]; then
 	echo "soak: GET /sessions/current for $SOAK_DURATION, c=$CONNS; jwtgate heap in use (go_memstats_heap_inuse_bytes)"
 	soak_s=$(awk -v d="$SOAK_DURATION" 'BEGIN { n = d + 0; if (d ~ /m$/) n *= 60; print int(n) }')
 	[ "$soak_s" -ge 10 ] || die "LOADTEST_SOAK_DURATION must be at least 10s"
-	heap() { bin/probe metric -url "$JG/metrics" -name go_memstats_heap_inuse_bytes; }
+	heap() {
+		bin/probe metric -url "$JG/metrics" -name go_memstats_heap_inuse_bytes |
+			awk '{ printf "%.2f MiB (%d bytes)", $1 / 1048576, $1 }'
+	}
 	printf '  %-22s %s\n' "before" "$(heap)"
 	"${loadgen_pin[@]}" bin/loadgen -name soak -c "$CONNS" -d "${soak_s}s" -warmup 0s \
 		-url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")" >"$work/soak.json" &
 	soak_pid=$!
 	children+=("$soak_pid")
+	last_at=0
 	for at in 5 $((soak_s / 2)) $((soak_s - 2)); do
-		sleep $((at - ${last_at:-0}))
+		[ "$at" -gt "$last_at" ] || continue
+		sleep $((at - last_at))
 		last_at=$at
 		printf '  %-22s %s\n' "at ${at}s" "$(heap)"
 	done
