@@ -38,7 +38,9 @@ func TestValidate(t *testing.T) {
 		{name: "negative shutdown timeout", edit: func(_ *testing.T, c *config.Config) { c.Server.ShutdownTimeout = -time.Second }, want: "server.shutdown_timeout: must be positive"},
 		{name: "zero max header bytes", edit: func(_ *testing.T, c *config.Config) { c.Server.MaxHeaderBytes = 0 }, want: "server.max_header_bytes: must be positive"},
 		{name: "zero max body bytes", edit: func(_ *testing.T, c *config.Config) { c.Server.MaxBodyBytes = 0 }, want: "server.max_body_bytes: must be positive"},
-		{name: "trusted proxies", edit: func(_ *testing.T, c *config.Config) { c.Server.TrustedProxies = []string{"10.0.0.1", "::1", "10.0.0.0/8"} }},
+		{name: "trusted proxies", edit: func(_ *testing.T, c *config.Config) {
+			c.Server.TrustedProxies = []string{"10.0.0.1", "::1", "10.0.0.0/8"}
+		}},
 		{name: "bad trusted proxy", edit: func(_ *testing.T, c *config.Config) { c.Server.TrustedProxies = []string{"10.0.0.1", "proxy.local"} }, want: `server.trusted_proxies[1]: want an IP address or CIDR range, got "proxy.local"`},
 		{name: "tls cert without key", edit: func(_ *testing.T, c *config.Config) { c.Server.TLSCertFile = "cert.pem" }, want: "server.tls_cert_file: server.tls_cert_file and server.tls_key_file must be set together"},
 		{name: "metrics addr", edit: func(_ *testing.T, c *config.Config) { c.Metrics.Addr = "127.0.0.1:9090" }},

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -16,49 +18,49 @@ type baselineClaims struct {
 	Aks string `json:"aks"`
 }
 
-func benchTokens(b *testing.B, plain bool) (*Verifier, string) {
-	b.Helper()
+// BenchmarkVerify compares jwtgate's verification with raw golang-jwt v5 parsing of
+// the same sealed token, with the checks a careful golang-jwt user would ask for
+// (pinned method, issuer, audience, required exp, iat). The impl=golang-jwt row is
+// the baseline the others are read against: `benchstat -col /impl`.
+func BenchmarkVerify(b *testing.B) {
 	ks := mustKeySet(b, "k1", mustHMACKey(b, "k1", HS256, testSecret))
-	tok := mustIssue(b, mustIssuer(b, ks, WithPlainAPIKey(plain)), Params{APIKey: testAPIKey, Subject: "user-1234"})
-	return mustVerifier(b, ks), tok.Token
-}
+	sealed := mustIssue(b, mustIssuer(b, ks), Params{APIKey: testAPIKey, Subject: "user-1234"}).Token
+	plain := mustIssue(b, mustIssuer(b, ks, WithPlainAPIKey(true)), Params{APIKey: testAPIKey, Subject: "user-1234"}).Token
+	v := mustVerifier(b, ks)
+	cached := mustVerifier(b, ks, WithCache(DefaultCacheSize))
 
-// BenchmarkBaselineGolangJWT is raw golang-jwt v5 parsing of the same sealed token
-// with the checks a careful user would ask for; the Verify benchmarks are read as
-// ratios against it.
-func BenchmarkBaselineGolangJWT(b *testing.B) {
-	_, raw := benchTokens(b, false)
-	p := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(testIssuer),
-		jwt.WithAudience(testAudience), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
-	keyFunc := func(*jwt.Token) (any, error) { return testSecret, nil }
-	b.ReportAllocs()
-	for b.Loop() {
-		var c baselineClaims
-		if _, err := p.ParseWithClaims(raw, &c, keyFunc); err != nil {
-			b.Fatal(err)
+	b.Run("impl=golang-jwt", func(b *testing.B) {
+		p := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(testIssuer),
+			jwt.WithAudience(testAudience), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
+		keyFunc := func(*jwt.Token) (any, error) { return testSecret, nil }
+		b.ReportAllocs()
+		for b.Loop() {
+			var c baselineClaims
+			if _, err := p.ParseWithClaims(sealed, &c, keyFunc); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-}
-
-// BenchmarkVerifySealed is the full jwtgate check of a sealed token, opening the key.
-func BenchmarkVerifySealed(b *testing.B) {
-	v, raw := benchTokens(b, false)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Verify(b.Context(), raw); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkVerifyPlain is the full jwtgate check of a plain-mode token.
-func BenchmarkVerifyPlain(b *testing.B) {
-	v, raw := benchTokens(b, true)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Verify(b.Context(), raw); err != nil {
-			b.Fatal(err)
-		}
+	})
+	for _, tc := range []struct {
+		name string
+		v    *Verifier
+		raw  string
+	}{
+		{"impl=jwtgate-sealed", v, sealed},
+		{"impl=jwtgate-plain", v, plain},
+		{"impl=jwtgate-cache-hit", cached, sealed},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if _, err := tc.v.Verify(b.Context(), tc.raw); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tc.v.Verify(b.Context(), tc.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -74,18 +76,37 @@ func BenchmarkIssueSealed(b *testing.B) {
 	}
 }
 
-// BenchmarkVerifyCacheHit is a repeat verification of a cached sealed token.
-func BenchmarkVerifyCacheHit(b *testing.B) {
+// BenchmarkVerifyGrowth shows how verification cost grows with token size and
+// claim count: extra claims (ignored by jwtgate but still decoded past) and a
+// longer API key, in plain mode so only size and count vary.
+func BenchmarkVerifyGrowth(b *testing.B) {
+	clk := newTestClock()
 	ks := mustKeySet(b, "k1", mustHMACKey(b, "k1", HS256, testSecret))
-	raw := mustIssue(b, mustIssuer(b, ks), Params{APIKey: testAPIKey, Subject: "user-1234"}).Token
-	v := mustVerifier(b, ks, WithCache(DefaultCacheSize))
-	if _, err := v.Verify(b.Context(), raw); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Verify(b.Context(), raw); err != nil {
-			b.Fatal(err)
+	v := mustVerifier(b, ks, WithClock(clk.now))
+	for _, tc := range []struct {
+		name   string
+		extra  int
+		keyLen int
+	}{
+		{"claims=11/key=32", 0, 32},
+		{"claims=11/key=512", 0, 512},
+		{"claims=19/key=32", 8, 32},
+		{"claims=43/key=32", 32, 32},
+		{"claims=75/key=32", 64, 32},
+	} {
+		key := strings.Repeat("k", tc.keyLen)
+		c := with(claimsAt(clk.t), "ak", key, "akf", Fingerprint(key))
+		for i := range tc.extra {
+			c[fmt.Sprintf("x-claim-%02d", i)] = "value-of-some-extra-claim"
 		}
+		raw := hmacSign(HS256, testSecret, hs256Header, mustJSON(b, c))
+		b.Run(fmt.Sprintf("%s/bytes=%d", tc.name, len(raw)), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(b.Context(), raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -41,6 +41,15 @@ type Key struct {
 	public crypto.PublicKey
 	seal   *sealer // derived from the key material; see WithSealSecret
 	fp     string
+	mac    *hmacVerifier // HMAC keys only: pooled, keyed HMAC states
+}
+
+// verifySignature checks sig over signingString with the key's pinned algorithm.
+func (k *Key) verifySignature(signingString string, sig []byte) error {
+	if k.mac != nil {
+		return k.mac.verify(signingString, sig)
+	}
+	return k.method.Verify(signingString, sig, k.verify)
 }
 
 // ID returns the key's kid.
@@ -85,7 +94,8 @@ func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
 		return nil, err
 	}
 	sec := append([]byte(nil), secret...)
-	return &Key{id: kid, alg: alg, method: jwt.GetSigningMethod(alg), sign: sec, verify: sec, seal: s, fp: fp}, nil
+	return &Key{id: kid, alg: alg, method: jwt.GetSigningMethod(alg), sign: sec, verify: sec, seal: s, fp: fp,
+		mac: newHMACVerifier(alg, sec)}, nil
 }
 
 // ParsePrivateKeyPEM returns an asymmetric key from a PKCS#8 PEM block: Ed25519 for

@@ -268,3 +268,35 @@ func TestSealSecretSharedAcrossKeys(t *testing.T) {
 		t.Errorf("NewKeySet changed the caller's key")
 	}
 }
+
+func TestHMACRoundTrip(t *testing.T) {
+	for _, alg := range []string{HS256, HS384, HS512} {
+		t.Run(alg, func(t *testing.T) {
+			secret := []byte(strings.Repeat("s", 64))
+			ks := mustKeySet(t, "", mustHMACKey(t, "h", alg, secret))
+			tok := mustIssue(t, mustIssuer(t, ks), Params{APIKey: testAPIKey})
+			v := mustVerifier(t, ks)
+			// Verify concurrently: the pooled HMAC states must not be shared.
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() { _, err := v.Verify(t.Context(), tok.Token); errs <- err }()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+			}
+			other := mustVerifier(t, mustKeySet(t, "", mustHMACKey(t, "h", alg, []byte(strings.Repeat("o", 64)))))
+			if _, err := other.Verify(t.Context(), tok.Token); !errors.Is(err, ErrTokenSignatureInvalid) {
+				t.Errorf("other secret: err = %v, want ErrTokenSignatureInvalid", err)
+			}
+			// A signature of the right length for another hash is refused too.
+			short := tok.Token[:strings.LastIndexByte(tok.Token, '.')+1] + enc.EncodeToString(hmacSum(HS256, secret, tok.Token[:strings.LastIndexByte(tok.Token, '.')]))
+			if alg != HS256 {
+				if _, err := v.Verify(t.Context(), short); !errors.Is(err, ErrTokenSignatureInvalid) {
+					t.Errorf("HS256-sized MAC under %s: err = %v", alg, err)
+				}
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func (v *Verifier) verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrTokenMalformed)
 	}
-	if err := key.method.Verify(raw[:dot2], sig, key.verify); err != nil {
+	if err := key.verifySignature(raw[:dot2], sig); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTokenSignatureInvalid, err)
 	}
 
@@ -240,6 +240,10 @@ const maxNumericDate = 253402300799
 
 // audienceHas reports whether aud, a JSON string or array of strings, names want.
 func audienceHas(aud []byte, want string) bool {
+	// Fast path: a plain JSON string equal to want (no escapes to decode).
+	if len(aud) == len(want)+2 && aud[0] == '"' && aud[len(aud)-1] == '"' && string(aud[1:len(aud)-1]) == want {
+		return true
+	}
 	if len(aud) > 0 && aud[0] == '"' {
 		var s string
 		return json.Unmarshal(aud, &s) == nil && s == want
