@@ -7,7 +7,7 @@
 # and p99 per route and the ratios the performance targets are stated in.
 # With taskset and two or more CPUs, servers run on one core and the load
 # generator on another. Everything stays on loopback; every child is stopped on
-# exit.
+# exit. JWTGATE_* variables of the caller's environment are ignored.
 #
 # Environment:
 #   LOADTEST_DURATION       measured time per run (default 10s)
@@ -22,6 +22,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+
+# Runs are reproducible: no JWTGATE_* setting of the caller's environment applies.
+while read -r var; do
+	unset "$var"
+done < <(compgen -e | grep '^JWTGATE_' || true)
 
 GO=${GO:-go}
 DURATION=${LOADTEST_DURATION:-10s}
