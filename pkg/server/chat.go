@@ -7,10 +7,11 @@ import (
 )
 
 // newChatHandler returns the handler for /chat/*path: the reverse proxy to
-// cfg.UpstreamURL, or the built-in echo backend when none is configured.
-func newChatHandler(cfg ChatConfig, logger *slog.Logger) (gin.HandlerFunc, error) {
+// cfg.UpstreamURL, reporting to m, or the built-in echo backend when none is
+// configured.
+func newChatHandler(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (gin.HandlerFunc, error) {
 	if cfg.UpstreamURL != nil {
-		return newChatProxy(cfg, logger)
+		return newChatProxy(cfg, logger, m)
 	}
 	return handleEcho(cfg), nil
 }

@@ -13,8 +13,19 @@ type Config struct {
 	AllowedAPIKeys []string
 	// SessionsPerMinute rate-limits POST /sessions per client address (0: off).
 	SessionsPerMinute int
-	// Burst is the rate limiter's burst.
+	// Burst is the rate limiter's burst: how many sessions a client may open at
+	// once before the per-minute rate applies (at least 1).
 	Burst int
+	// TrustedProxies are the addresses or CIDR ranges of the proxies in front of
+	// the server. Only a request whose peer is one of them has its
+	// X-Forwarded-For believed when finding the client address (which the rate
+	// limit is keyed by); empty (the default) trusts no one, and the peer
+	// address is the client.
+	TrustedProxies []string
+	// PublicMetrics serves GET /metrics on the handler [New] returns. False (the
+	// zero value) leaves it out: /metrics is then 404 there, and the binary
+	// serves the registry on a listener of its own or not at all.
+	PublicMetrics bool
 	// JWKSMaxAge is the Cache-Control max-age of /.well-known/jwks.json (zero:
 	// max-age=0, clients revalidate every time).
 	JWKSMaxAge time.Duration

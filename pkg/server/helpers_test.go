@@ -107,9 +107,10 @@ func newTestKeySet(t testing.TB) *token.KeySet {
 
 func testConfig() server.Config {
 	return server.Config{
-		MaxBodyBytes: 1024,
-		JWKSMaxAge:   5 * time.Minute,
-		Chat:         server.ChatConfig{EchoDelay: time.Millisecond, MaxBodyBytes: 4096},
+		MaxBodyBytes:  1024,
+		JWKSMaxAge:    5 * time.Minute,
+		PublicMetrics: true,
+		Chat:          server.ChatConfig{EchoDelay: time.Millisecond, MaxBodyBytes: 4096},
 	}
 }
 

@@ -27,6 +27,46 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	issued         *prometheus.CounterVec
 	verifyFailures *prometheus.CounterVec
+	upstream       *upstreamMetrics
+}
+
+// Kinds of failed chat upstream requests, the values of the kind label of
+// jwtgate_upstream_errors_total.
+const (
+	upstreamUnreachable = "unreachable" // no connection, or no answer (502)
+	upstreamTimeout     = "timeout"     // no headers in time (504), or a stream ended by chat.idle_timeout or chat.max_stream_duration
+	upstreamCanceled    = "canceled"    // the client went away before the upstream answered
+	upstreamTooLarge    = "too_large"   // the request body is larger than chat.max_body_bytes (413)
+)
+
+// upstreamMetrics are the chat proxy's series.
+type upstreamMetrics struct {
+	// duration is the time from sending a request upstream to its response
+	// headers, by status code: the upstream's latency, whatever the length of
+	// the stream that follows.
+	duration *prometheus.HistogramVec
+	// errors counts requests the upstream did not answer, by kind.
+	errors *prometheus.CounterVec
+}
+
+// newUpstreamMetrics returns the chat proxy's series, not yet registered, with
+// every error kind pre-declared at 0.
+func newUpstreamMetrics() *upstreamMetrics {
+	u := &upstreamMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "jwtgate_upstream_request_duration_seconds",
+			Help:    "Time from forwarding a chat request to the upstream's response headers, by status code.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"code"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_upstream_errors_total",
+			Help: "Chat upstream requests that failed, by kind (unreachable, timeout, canceled, too_large).",
+		}, []string{"kind"}),
+	}
+	for _, kind := range []string{upstreamUnreachable, upstreamTimeout, upstreamCanceled, upstreamTooLarge} {
+		u.errors.WithLabelValues(kind)
+	}
+	return u
 }
 
 func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
@@ -49,6 +89,7 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 			Name: "jwtgate_token_verify_failures_total",
 			Help: "Bearer tokens refused, by reason.",
 		}, []string{"reason"}),
+		upstream: newUpstreamMetrics(),
 	}
 	if version == "" {
 		version = "unknown"
@@ -70,6 +111,12 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 		return nil, err
 	}
 	if m.verifyFailures, err = register(reg, m.verifyFailures); err != nil {
+		return nil, err
+	}
+	if m.upstream.duration, err = register(reg, m.upstream.duration); err != nil {
+		return nil, err
+	}
+	if m.upstream.errors, err = register(reg, m.upstream.errors); err != nil {
 		return nil, err
 	}
 	if _, err = register(reg, info); err != nil {

@@ -17,6 +17,7 @@ import (
 // requestInfo collects what handlers learn about a request for its access log
 // line. Only the goroutine serving the request touches it.
 type requestInfo struct {
+	requestID   string // the client's X-Request-ID when well formed, else generated
 	fingerprint string // API key fingerprint, once known
 	authFailure string // why the bearer middleware refused the request
 }
@@ -32,13 +33,20 @@ func infoOf(c *gin.Context) *requestInfo {
 	return &requestInfo{}
 }
 
-// observe counts and times every request and writes one access log line for it.
-// The line names the route template, never the raw path, and carries no header,
-// body, token or key: only the key's fingerprint when the request had one.
+// observe gives every request an id, counts and times it, and writes one access
+// log line for it. The line names the route template, never the raw path, and
+// carries no header, body, token or key: only the key's fingerprint when the
+// request had one. The request id reaches the line through the logger, which
+// [New] wraps with [requestIDHandler].
 func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		info := &requestInfo{}
+		id := c.Request.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Header(RequestIDHeader, id)
+		info := &requestInfo{requestID: id}
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestInfoKey{}, info))
 
 		c.Next()

@@ -266,6 +266,9 @@ func TestAccessLog(t *testing.T) {
 		if _, ok := a["bytes"]; !ok {
 			t.Errorf("access line %d has no bytes", i)
 		}
+		if id, _ := a["request_id"].(string); id == "" {
+			t.Errorf("access line %d has no request_id", i)
+		}
 	}
 	if strings.Contains(ts.logs.String(), "secret-path-xyz") {
 		t.Error("the log carries a raw path")
@@ -418,5 +421,89 @@ func TestNewRequiresDeps(t *testing.T) {
 	}
 	if _, err := server.New(server.Config{}, server.Deps{Issuer: ts.issuer, Verifier: ts.verifier}); err != nil {
 		t.Errorf("New with a zero Config: %v", err)
+	}
+}
+
+func TestPublicMetricsOff(t *testing.T) {
+	ts := newTestServer(t, func(o *testOptions) { o.cfg.PublicMetrics = false })
+	wantError(t, ts.do(t, request{method: http.MethodGet, path: "/metrics"}), http.StatusNotFound, "not_found")
+	// The series are still collected, for a listener of the binary's own.
+	ts.createSession(t, "")
+	families, err := ts.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range families {
+		if f.GetName() == "jwtgate_tokens_issued_total" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the registry lacks jwtgate_tokens_issued_total")
+	}
+}
+
+func TestUpstreamMetricsDeclared(t *testing.T) {
+	families := scrape(t, newTestServer(t))
+	for _, kind := range []string{"unreachable", "timeout", "canceled", "too_large"} {
+		if v, ok := value(families, "jwtgate_upstream_errors_total", map[string]string{"kind": kind}); !ok || v != 0 {
+			t.Errorf("upstream errors of kind %q = %v (present %v), want a pre-declared 0", kind, v, ok)
+		}
+	}
+}
+
+// TestTrustedProxies checks whose X-Forwarded-For the rate limit believes.
+func TestTrustedProxies(t *testing.T) {
+	ts := newTestServer(t, func(o *testOptions) {
+		o.cfg.SessionsPerMinute, o.cfg.Burst = 1, 1
+		o.cfg.TrustedProxies = []string{"192.0.2.10", "198.51.100.0/24"}
+	})
+	create := func(remote, xff string) int {
+		h := http.Header{"X-API-Key": {testAPIKey}}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
+		}
+		return ts.do(t, request{method: http.MethodPost, path: "/sessions", remote: remote, headers: h}).status
+	}
+	steps := []struct {
+		name        string
+		remote, xff string
+		want        int
+	}{
+		{"client behind a trusted proxy", "192.0.2.10:4000", "203.0.113.1", http.StatusCreated},
+		{"same client again", "192.0.2.10:4001", "203.0.113.1", http.StatusTooManyRequests},
+		{"same client through another trusted proxy", "198.51.100.7:4000", "203.0.113.1", http.StatusTooManyRequests},
+		{"another client behind the proxy", "192.0.2.10:4002", "203.0.113.2", http.StatusCreated},
+		{"client that forged an address before the proxy", "192.0.2.10:4003", "10.9.9.9, 203.0.113.1", http.StatusTooManyRequests},
+		{"chain of trusted proxies", "192.0.2.10:4004", "203.0.113.3, 198.51.100.9", http.StatusCreated},
+		{"untrusted peer", "203.0.113.50:4000", "203.0.113.60", http.StatusCreated},
+		{"untrusted peer forging another address", "203.0.113.50:4001", "203.0.113.61", http.StatusTooManyRequests},
+		{"the trusted proxy itself, no header", "192.0.2.10:4005", "", http.StatusCreated},
+	}
+	for _, s := range steps {
+		if got := create(s.remote, s.xff); got != s.want {
+			t.Errorf("%s: POST /sessions from %s with X-Forwarded-For %q = %d, want %d", s.name, s.remote, s.xff, got, s.want)
+		}
+	}
+}
+
+func TestTrustedProxiesNoneByDefault(t *testing.T) {
+	ts := newTestServer(t, func(o *testOptions) { o.cfg.SessionsPerMinute, o.cfg.Burst = 1, 1 })
+	for i, want := range []int{http.StatusCreated, http.StatusTooManyRequests} {
+		h := http.Header{"X-API-Key": {testAPIKey}, "X-Forwarded-For": {"203.0.113." + strconv.Itoa(i+1)}, "X-Real-Ip": {"203.0.113." + strconv.Itoa(i+1)}}
+		if got := ts.do(t, request{method: http.MethodPost, path: "/sessions", remote: "127.0.0.1:5000", headers: h}).status; got != want {
+			t.Errorf("request %d = %d, want %d: forwarding headers must be ignored", i, got, want)
+		}
+	}
+}
+
+func TestTrustedProxiesInvalid(t *testing.T) {
+	ts := newTestServer(t)
+	cfg := testConfig()
+	cfg.TrustedProxies = []string{"not-an-address"}
+	_, err := server.New(cfg, server.Deps{Issuer: ts.issuer, Verifier: ts.verifier})
+	if err == nil || !strings.Contains(err.Error(), "server.trusted_proxies") {
+		t.Errorf("New with a bad trusted proxy = %v, want an error naming server.trusted_proxies", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type chatProxy struct {
 	maxStream      time.Duration
 	allowSetCookie bool
 	logger         *slog.Logger
+	metrics        *upstreamMetrics
 	rp             *httputil.ReverseProxy
 }
 
@@ -69,6 +71,10 @@ type proxyCall struct {
 	authVal string
 	apiKey  string // only to scrub it out of error text before logging
 	keyFP   string
+	start   time.Time // when the request was handed to the reverse proxy
+	// answered is set once the upstream's response headers arrived. The
+	// proxy's hooks and deferred calls run on the handler's goroutine.
+	answered bool
 }
 
 type proxyCallKey struct{}
@@ -77,19 +83,23 @@ type proxyCallKey struct{}
 // cfg.UpstreamURL with the session's API key, as described in DESIGN.md.
 //
 // Zero durations switch the matching limit off and a zero MaxBodyBytes means
-// no body limit; an empty AuthHeader means "Authorization". It returns an error
-// naming the configuration key for an unusable cfg.
-func newChatProxy(cfg ChatConfig, logger *slog.Logger) (gin.HandlerFunc, error) {
-	p, err := buildChatProxy(cfg, logger)
+// no body limit; an empty AuthHeader means "Authorization". Upstream latency and
+// failures are recorded in m (nil: in series nobody collects). It returns an
+// error naming the configuration key for an unusable cfg.
+func newChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (gin.HandlerFunc, error) {
+	p, err := buildChatProxy(cfg, logger, m)
 	if err != nil {
 		return nil, err
 	}
 	return p.handle, nil
 }
 
-func buildChatProxy(cfg ChatConfig, logger *slog.Logger) (*chatProxy, error) {
+func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*chatProxy, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = newUpstreamMetrics()
 	}
 	var errs []error
 	u := cfg.UpstreamURL
@@ -158,6 +168,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger) (*chatProxy, error) {
 		maxStream:      cfg.MaxStreamDuration,
 		allowSetCookie: cfg.AllowSetCookie,
 		logger:         logger,
+		metrics:        m,
 	}
 	if u.RawPath != "" {
 		p.baseRawPath = strings.TrimSuffix(u.EscapedPath(), "/")
@@ -241,6 +252,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 	}
 	if p.maxBody > 0 {
 		if r.ContentLength > p.maxBody {
+			p.metrics.errors.WithLabelValues(upstreamTooLarge).Inc()
 			writeProxyError(w, http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription())
 			return
 		}
@@ -262,6 +274,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 	defer p.logStreamEnd(ctx, call) // deferred: the proxy aborts a cut stream with a panic
 	ctx = context.WithValue(ctx, proxyCallKey{}, call)
 
+	call.start = time.Now()
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -318,9 +331,22 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	h.Del("X-Api-Key")
 	h.Del("Cookie")
 	h.Set(p.authHeader, call.authVal)
+	// The upstream sees the id jwtgate logs, never a client's malformed one.
+	// (Outside [New]'s middleware there is no id, and the header passes as is.)
+	if id := requestIDOf(pr.In.Context()); id != "" {
+		h.Set(RequestIDHeader, id)
+	}
 }
 
 func (p *chatProxy) modifyResponse(res *http.Response) error {
+	call, _ := res.Request.Context().Value(proxyCallKey{}).(*proxyCall)
+	if call != nil {
+		call.answered = true
+		p.metrics.duration.WithLabelValues(strconv.Itoa(res.StatusCode)).Observe(time.Since(call.start).Seconds())
+	}
+	// jwtgate has set the response's X-Request-ID already; an upstream's own
+	// would make a second value.
+	res.Header.Del(RequestIDHeader)
 	if !p.allowSetCookie {
 		// The response is served from jwtgate's origin: an upstream cookie would
 		// be set there, beside the UI that holds the session token.
@@ -332,7 +358,7 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 		// still closes it.
 		return nil
 	}
-	if call, ok := res.Request.Context().Value(proxyCallKey{}).(*proxyCall); ok {
+	if call != nil {
 		res.Body = newIdleBody(res.Body, p.idleTimeout, func() { call.cancel(errIdleTimeout) })
 	}
 	return nil
@@ -343,6 +369,7 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	call, _ := r.Context().Value(proxyCallKey{}).(*proxyCall)
 	if call != nil && call.client.Err() != nil {
+		p.metrics.errors.WithLabelValues(upstreamCanceled).Inc()
 		p.logger.LogAttrs(r.Context(), slog.LevelDebug, "chat client went away before the upstream answered",
 			slog.String("upstream", p.upstream.Host), slog.String("path", call.rest))
 		return
@@ -351,20 +378,22 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		status    int
 		code      string
 		desc      string
+		kind      string
 		tooLarge  *http.MaxBytesError
 		opErr     *net.OpError
 		errorText = err.Error()
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		status, code, desc = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription()
+		status, code, desc, kind = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription(), upstreamTooLarge
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
+		status, code, desc, kind = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached", upstreamUnreachable
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
-		status, code, desc = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time"
+		status, code, desc, kind = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time", upstreamTimeout
 	default:
-		status, code, desc = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached"
+		status, code, desc, kind = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached", upstreamUnreachable
 	}
+	p.metrics.errors.WithLabelValues(kind).Inc()
 	attrs := []slog.Attr{
 		slog.String("upstream", p.upstream.Host),
 		slog.Int("status", status),
@@ -396,6 +425,9 @@ func (p *chatProxy) logStreamEnd(ctx context.Context, call *proxyCall) {
 	default:
 		return
 	}
+	if call.answered { // before the headers, handleError has counted it
+		p.metrics.errors.WithLabelValues(upstreamTimeout).Inc()
+	}
 	p.logger.LogAttrs(ctx, slog.LevelInfo, "chat upstream response ended by jwtgate",
 		slog.String("reason", reason),
 		slog.String("upstream", p.upstream.Host),
@@ -408,20 +440,24 @@ func (p *chatProxy) tooLargeDescription() string {
 }
 
 // bufferPool lends the copy buffers of one proxy, so that a response does not
-// cost a fresh 32 KiB.
+// cost a fresh 32 KiB. The pool holds *[]byte: a slice put into an interface
+// directly would be copied to the heap on every Put (staticcheck SA6002).
 type bufferPool struct{ pool sync.Pool }
 
 func newBufferPool(size int) *bufferPool {
 	bp := &bufferPool{}
-	bp.pool.New = func() any { return make([]byte, size) }
+	bp.pool.New = func() any {
+		b := make([]byte, size)
+		return &b
+	}
 	return bp
 }
 
 // Get implements httputil.BufferPool.
-func (bp *bufferPool) Get() []byte { return bp.pool.Get().([]byte) }
+func (bp *bufferPool) Get() []byte { return *bp.pool.Get().(*[]byte) }
 
 // Put implements httputil.BufferPool.
-func (bp *bufferPool) Put(b []byte) { bp.pool.Put(b) } //nolint:staticcheck // SA6002: the interface hands out []byte
+func (bp *bufferPool) Put(b []byte) { bp.pool.Put(&b) }
 
 // idleBody ends a response body that produces nothing for d: the timer runs
 // only while a Read waits on the upstream, so a slow client does not count as

@@ -160,6 +160,12 @@ func testClaims(c *gin.Context) {
 // key or the session token.
 func newTestFront(t testing.TB, cfg ChatConfig, middleware ...gin.HandlerFunc) (*httptest.Server, *syncBuffer) {
 	t.Helper()
+	return newMeteredFront(t, cfg, nil, middleware...)
+}
+
+// newMeteredFront is newTestFront with the proxy reporting to m.
+func newMeteredFront(t testing.TB, cfg ChatConfig, m *upstreamMetrics, middleware ...gin.HandlerFunc) (*httptest.Server, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	t.Cleanup(func() { // registered first, so it runs after the servers are closed
 		for _, secret := range []string{testAPIKey, testSessionToken} {
@@ -168,7 +174,7 @@ func newTestFront(t testing.TB, cfg ChatConfig, middleware ...gin.HandlerFunc) (
 			}
 		}
 	})
-	h, err := newChatProxy(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h, err := newChatProxy(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), m)
 	if err != nil {
 		t.Fatalf("newChatProxy: %v", err)
 	}
@@ -1021,7 +1027,7 @@ func TestNewChatProxyConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testChatConfig(good)
 			tt.modify(&cfg)
-			h, err := newChatProxy(cfg, nil)
+			h, err := newChatProxy(cfg, nil, nil)
 			if tt.wantKey == "" {
 				if err != nil || h == nil {
 					t.Fatalf("newChatProxy = %v, %v; want a handler", h, err)
@@ -1041,7 +1047,7 @@ func TestNewChatProxyConfig(t *testing.T) {
 func TestChatProxyTransport(t *testing.T) {
 	cfg := testChatConfig(mustParseURL(t, "https://chat.example.test/v1"))
 	cfg.ResponseHeaderTimeout = 7 * time.Second
-	p, err := buildChatProxy(cfg, nil)
+	p, err := buildChatProxy(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

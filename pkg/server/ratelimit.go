@@ -14,8 +14,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// rateLimitClients bounds how many client addresses the limiter remembers; the
-// least recently seen are forgotten first.
+// rateLimitClients bounds how many client addresses the limiter remembers, and
+// so its memory (a few hundred bytes each); the least recently seen are
+// forgotten first. An idle client's bucket has refilled, so forgetting it
+// changes nothing; a client forgotten while its bucket is still partly spent
+// starts again with a full one, which only errs on the side of letting it in.
 const rateLimitClients = 10_000
 
 // rateLimiter limits requests per client address with a token bucket each.
@@ -29,10 +32,15 @@ type rateLimiter struct {
 // newRateLimiter allows perMinute requests a minute per client, in bursts of up
 // to burst (at least 1). perMinute 0 means no limit: it returns nil.
 func newRateLimiter(perMinute, burst int) (*rateLimiter, error) {
+	return newRateLimiterSize(perMinute, burst, rateLimitClients)
+}
+
+// newRateLimiterSize is newRateLimiter remembering at most size clients.
+func newRateLimiterSize(perMinute, burst, size int) (*rateLimiter, error) {
 	if perMinute <= 0 {
 		return nil, nil
 	}
-	clients, err := lru.New[netip.Addr, *rate.Limiter](rateLimitClients)
+	clients, err := lru.New[netip.Addr, *rate.Limiter](size)
 	if err != nil {
 		return nil, fmt.Errorf("building the rate limiter: %w", err)
 	}
@@ -46,12 +54,15 @@ func newRateLimiter(perMinute, burst int) (*rateLimiter, error) {
 
 // middleware answers 429 with Retry-After once a client is over its rate.
 //
-// The client is the connection's peer address (RemoteAddr), never a forwarding
-// header a client could forge; behind a proxy all clients share the proxy's
-// budget. IPv6 clients are grouped by /64, the block one host usually holds.
+// The client is gin's ClientIP: the connection's peer address, unless the peer
+// is one of Config.TrustedProxies, in which case X-Forwarded-For names the
+// client (the last address in it that is not itself a trusted proxy). A client
+// cannot forge its way around the limit with that header: from anyone else it
+// is ignored. Behind an untrusted proxy, all clients share the proxy's budget.
+// IPv6 clients are grouped by /64, the block one host usually holds.
 func (rl *rateLimiter) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		lim := rl.limiterFor(clientAddr(c.Request.RemoteAddr))
+		lim := rl.limiterFor(clientAddr(c.ClientIP()))
 		now := rl.now()
 		r := lim.ReserveN(now, 1)
 		delay := r.DelayFrom(now)
@@ -77,8 +88,9 @@ func (rl *rateLimiter) limiterFor(a netip.Addr) *rate.Limiter {
 	return lim
 }
 
-// clientAddr returns the rate-limit key for a RemoteAddr: the IPv4 address, or
-// the /64 of an IPv6 one. Unparsable addresses share the zero key.
+// clientAddr returns the rate-limit key for an address, with or without a port:
+// the IPv4 address, or the /64 of an IPv6 one. Unparsable addresses share the
+// zero key.
 func clientAddr(remote string) netip.Addr {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {

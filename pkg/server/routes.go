@@ -5,15 +5,14 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // routeDeps is everything the handlers are built from; [New] assembles it.
 type routeDeps struct {
 	version  string
 	ready    *atomic.Bool
-	registry *prometheus.Registry
 	logger   *slog.Logger
+	metrics  gin.HandlerFunc // GET /metrics; nil: not on this handler
 	jwks     gin.HandlerFunc
 	sessions sessionDeps
 	limit    gin.HandlerFunc // rate limit for POST /sessions; nil: none
@@ -25,7 +24,9 @@ type routeDeps struct {
 func addRoutes(r *gin.Engine, d routeDeps) {
 	r.GET("/healthz", handleHealthz(d.version))
 	r.GET("/readyz", handleReadyz(d.ready))
-	r.GET("/metrics", handleMetrics(d.registry, d.logger))
+	if d.metrics != nil {
+		r.GET("/metrics", d.metrics)
+	}
 	r.GET("/.well-known/jwks.json", d.jwks)
 
 	create := []gin.HandlerFunc{handleCreateSession(d.sessions)}

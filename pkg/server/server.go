@@ -48,8 +48,8 @@ type Deps struct {
 	// Logger receives one access line per request and any errors; nil discards.
 	Logger *slog.Logger
 	// Registry receives the server's metrics and the Go and process collectors,
-	// and is served at /metrics; nil means a private registry (never the global
-	// default one).
+	// and is served at /metrics when Config.PublicMetrics is set; nil means a
+	// private registry (never the global default one).
 	Registry *prometheus.Registry
 	// Version is reported by /healthz and the jwtgate_build_info metric.
 	Version string
@@ -126,6 +126,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = withRequestIDs(logger)
 	reg := d.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -138,7 +139,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	chat, err := newChatHandler(cfg.Chat, logger)
+	chat, err := newChatHandler(cfg.Chat, logger, m.upstream)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +158,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// An API answers the path it is given: no redirects to "fixed" paths.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	// ClientIP must not believe X-Forwarded-For from anyone.
-	if err := r.SetTrustedProxies(nil); err != nil {
-		return nil, fmt.Errorf("building the router: %w", err)
+	// ClientIP believes X-Forwarded-For only from the configured proxies (none by
+	// default), and no other forwarding header: X-Real-IP is not standard and
+	// proxies differ on whether they overwrite a client's own.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
 	}
 	r.Use(observe(logger, m), recoverPanics(logger))
 	r.NoRoute(handleNoRoute)
@@ -168,12 +172,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 	rd := routeDeps{
 		version:  d.Version,
 		ready:    &s.ready,
-		registry: reg,
 		logger:   logger,
 		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
 		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes},
 		auth:     ginauth.New(currentVerifier{s}, ginauth.WithErrorHook(m.observeAuthFailure(logger))),
 		chat:     chat,
+	}
+	if cfg.PublicMetrics {
+		rd.metrics = handleMetrics(reg, logger)
 	}
 	if limiter != nil {
 		rd.limit = limiter.middleware()
