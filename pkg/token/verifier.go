@@ -13,7 +13,8 @@ import (
 )
 
 // b64 decodes base64url without padding, strictly: padding, characters outside the
-// alphabet and non-zero trailing bits are all refused, so every token has exactly
+// alphabet and non-zero trailing bits are all refused. Strict decoding still skips
+// CR and LF, which [compactChars] refuses beforehand, so every token has exactly
 // one encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
@@ -92,6 +93,9 @@ func (v *Verifier) Verify(_ context.Context, raw string) (*Claims, error) {
 
 // verify is the full check, without the cache.
 func (v *Verifier) verify(raw string) (*Claims, error) {
+	if !compactChars(raw) {
+		return nil, fmt.Errorf("%w: only base64url characters and dots are allowed", ErrTokenMalformed)
+	}
 	dot1 := strings.IndexByte(raw, '.')
 	dot2 := strings.LastIndexByte(raw, '.')
 	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
@@ -124,6 +128,21 @@ func (v *Verifier) verify(raw string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: payload is not a JSON object of the expected claims", ErrTokenMalformed)
 	}
 	return v.claims(key, &w)
+}
+
+// compactChars reports whether s holds only the base64url alphabet and dots.
+// base64's Strict decoding skips CR and LF, so without this check a line break
+// inserted into the signature would make another spelling of a valid token, one
+// that a cache or a list keyed by the token string does not know.
+func compactChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // header decodes and checks the JOSE header and returns the key it names.
