@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"unicode/utf16"
 )
