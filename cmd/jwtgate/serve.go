@@ -222,7 +222,10 @@ func serverConfig(cfg config.Config) server.Config {
 		AllowedAPIKeys:    allowedKeys(cfg),
 		SessionsPerMinute: cfg.RateLimit.SessionsPerMinute,
 		Burst:             cfg.RateLimit.Burst,
-		JWKSMaxAge:        cfg.JWT.JWKSMaxAge,
+		TrustedProxies:    cfg.Server.TrustedProxies,
+		// With metrics.addr set, /metrics has a listener of its own (see serve).
+		PublicMetrics: cfg.Metrics.Enabled && cfg.Metrics.Addr == "",
+		JWKSMaxAge:    cfg.JWT.JWKSMaxAge,
 		Chat: server.ChatConfig{
 			UpstreamURL:           c.UpstreamURL,
 			AuthHeader:            c.UpstreamAuthHeader,

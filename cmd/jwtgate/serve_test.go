@@ -193,3 +193,35 @@ func TestShutdownGivesUpAfterTimeout(t *testing.T) {
 		t.Fatalf("shutdown with a request in flight past the timeout = %v, want %v", err, context.DeadlineExceeded)
 	}
 }
+
+func TestServerConfig(t *testing.T) {
+	tests := []struct {
+		name        string
+		enabled     bool
+		addr        string
+		wantPublic  bool
+		wantProxies []string
+	}{
+		{name: "defaults: metrics on the public port", enabled: true, wantPublic: true},
+		{name: "separate metrics listener", enabled: true, addr: "127.0.0.1:9090"},
+		{name: "metrics off", enabled: false},
+		{name: "trusted proxies passed on", enabled: true, wantPublic: true, wantProxies: []string{"10.0.0.0/8", "192.0.2.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Metrics.Enabled, cfg.Metrics.Addr = tt.enabled, tt.addr
+			cfg.Server.TrustedProxies = tt.wantProxies
+			sc := serverConfig(cfg)
+			if sc.PublicMetrics != tt.wantPublic {
+				t.Errorf("PublicMetrics = %v, want %v", sc.PublicMetrics, tt.wantPublic)
+			}
+			if strings.Join(sc.TrustedProxies, ",") != strings.Join(tt.wantProxies, ",") {
+				t.Errorf("TrustedProxies = %q, want %q", sc.TrustedProxies, tt.wantProxies)
+			}
+			if sc.SessionsPerMinute != cfg.RateLimit.SessionsPerMinute || sc.Burst != cfg.RateLimit.Burst {
+				t.Errorf("rate limit = %d/min burst %d, want %d/min burst %d", sc.SessionsPerMinute, sc.Burst, cfg.RateLimit.SessionsPerMinute, cfg.RateLimit.Burst)
+			}
+		})
+	}
+}

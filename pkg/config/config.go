@@ -173,7 +173,8 @@ type Chat struct {
 
 // RateLimit configures rate limiting of POST /sessions.
 type RateLimit struct {
-	// SessionsPerMinute is rate_limit.sessions_per_minute per client address (0: off).
+	// SessionsPerMinute is rate_limit.sessions_per_minute, the POST /sessions
+	// requests allowed per client address per minute (default 60; 0: off).
 	SessionsPerMinute int `mapstructure:"sessions_per_minute"`
 	// Burst is rate_limit.burst (default 10).
 	Burst int `mapstructure:"burst"`
@@ -230,7 +231,7 @@ func Default() Config {
 			MaxStreamDuration:     10 * time.Minute,
 			MaxBodyBytes:          1 << 20,
 		},
-		RateLimit: RateLimit{SessionsPerMinute: 0, Burst: 10},
+		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10},
 		Metrics:   Metrics{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},
 	}
