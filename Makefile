@@ -29,8 +29,18 @@ test-go: ## Go tests with the race detector: unit, fuzz seeds, end to end (e2e b
 test-interop: build ## Interoperability with the jose library (Node.js; npm ci installs the locked version)
 	cd interop && npm ci --no-audit --no-fund --loglevel=error && JWTGATE_BIN=$(CURDIR)/$(BIN) npm test
 
-bench: ## Run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+BENCHCOUNT  ?= 6
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat (ratios against the baselines)
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./pkg/... | tee bin/bench.txt
+	@echo; echo "== verification: jwtgate against raw golang-jwt (impl=golang-jwt is the baseline)"
+	$(GO) run $(BENCHSTAT) -filter '.name:Verify' -col /impl bin/bench.txt
+	@echo; echo "== middleware: protected route against the same route unprotected"
+	$(GO) run $(BENCHSTAT) -filter '.name:Route' -col /route bin/bench.txt
+	@echo; echo "== everything"
+	$(GO) run $(BENCHSTAT) bin/bench.txt
 
 lint: ## go vet, staticcheck and govulncheck
 	$(GO) vet ./...
