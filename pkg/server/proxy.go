@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -69,7 +70,6 @@ type proxyCall struct {
 	rest    string // the path after /chat, validated
 	outURL  url.URL
 	authVal string
-	apiKey  string // only to scrub it out of error text before logging
 	keyFP   string
 	start   time.Time // when the request was handed to the reverse proxy
 	// answered is set once the upstream's response headers arrived. The
@@ -243,7 +243,6 @@ func (p *chatProxy) handle(c *gin.Context) {
 		rest:    rest,
 		outURL:  p.outURL(rest, r.URL.RawQuery),
 		authVal: p.authPrefix + claims.APIKey,
-		apiKey:  claims.APIKey,
 		keyFP:   claims.APIKeyFingerprint,
 	}
 	if !p.isAllowed(call.outURL.Path) {
@@ -381,7 +380,7 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		kind      string
 		tooLarge  *http.MaxBytesError
 		opErr     *net.OpError
-		errorText = err.Error()
+		errorText = describeUpstreamError(err)
 	)
 	switch {
 	case errors.As(err, &tooLarge):
@@ -399,9 +398,6 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		slog.Int("status", status),
 	}
 	if call != nil {
-		if call.apiKey != "" {
-			errorText = strings.ReplaceAll(errorText, call.apiKey, "[api key]")
-		}
 		attrs = append(attrs, slog.String("path", call.rest), slog.String("api_key_fingerprint", call.keyFP))
 	}
 	attrs = append(attrs, slog.String("error", errorText))
@@ -411,6 +407,44 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	p.logger.LogAttrs(r.Context(), level, "chat upstream request failed", attrs...)
 	writeProxyError(w, status, code, desc)
+}
+
+// describeUpstreamError says what went wrong with the upstream call in words that
+// cannot carry a secret: the error's text is never used, since it may quote the
+// outbound URL or, through a wrapped value, the key. Scrubbing the key out of the
+// text instead is not safe: a short key matches inside ordinary words, and what is
+// left around the mark gives it away.
+func describeUpstreamError(err error) string {
+	var (
+		opErr  *net.OpError
+		dnsErr *net.DNSError
+		errno  syscall.Errno
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, errMaxStreamDuration):
+		return "max stream duration reached"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline exceeded"
+	case errors.As(err, &dnsErr):
+		return "name resolution failed"
+	case errors.As(err, &opErr) && errors.As(err, &errno):
+		return opErr.Op + " " + opErr.Net + ": " + errno.Error()
+	case errors.As(err, &opErr):
+		return opErr.Op + " " + opErr.Net + " failed"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "connection closed by the upstream"
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return "request body too large"
+	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
+		return "timeout"
+	}
+	return fmt.Sprintf("upstream call failed (%T)", err)
 }
 
 // logStreamEnd records a response that the proxy cut short itself.
