@@ -32,6 +32,15 @@ func newHMACVerifier(alg string, secret []byte) *hmacVerifier {
 	return &hmacVerifier{pool: sync.Pool{New: func() any { return hmac.New(h, key) }}}
 }
 
+// sign returns the MAC of signingString.
+func (hv *hmacVerifier) sign(signingString []byte) []byte {
+	m := hv.pool.Get().(hash.Hash)
+	defer hv.pool.Put(m)
+	m.Reset()
+	m.Write(signingString)
+	return m.Sum(nil)
+}
+
 // verify reports whether sig is the MAC of signingString, in constant time.
 func (hv *hmacVerifier) verify(signingString string, sig []byte) error {
 	m := hv.pool.Get().(hash.Hash)

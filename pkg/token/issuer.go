@@ -18,6 +18,7 @@ type Issuer struct {
 	header   string // base64url of the fixed JOSE header, built once
 	issuer   string
 	audience string
+	aud      []byte // the audience as a JSON string, built once
 	o        options
 }
 
@@ -67,8 +68,13 @@ func NewIssuer(ks *KeySet, issuer, audience string, opts ...Option) (*Issuer, er
 	if err != nil {
 		return nil, fmt.Errorf("encoding header: %w", err)
 	}
+	aud, err := json.Marshal(audience)
+	if err != nil {
+		return nil, fmt.Errorf("encoding audience: %w", err)
+	}
 	return &Issuer{
 		key:      k,
+		aud:      aud,
 		header:   base64.RawURLEncoding.EncodeToString(hdr),
 		issuer:   issuer,
 		audience: audience,
@@ -174,11 +180,7 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 		Sst: c.SessionStart.Unix(),
 		Akf: c.APIKeyFingerprint,
 	}
-	aud, err := json.Marshal(i.audience)
-	if err != nil {
-		return nil, fmt.Errorf("encoding audience: %w", err)
-	}
-	w.Aud = aud
+	w.Aud = i.aud
 	if i.o.plain {
 		w.Ak = c.APIKey
 	} else {
@@ -193,8 +195,10 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 	buf = append(buf, i.header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, payload)
-	sig, err := i.key.method.Sign(string(buf), i.key.sign)
-	if err != nil {
+	var sig []byte
+	if i.key.mac != nil {
+		sig = i.key.mac.sign(buf)
+	} else if sig, err = i.key.method.Sign(string(buf), i.key.sign); err != nil {
 		return nil, fmt.Errorf("signing with key %q: %w", i.key.id, err)
 	}
 	buf = append(buf, '.')
