@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Limits [Config.Validate] enforces.
@@ -276,10 +278,10 @@ func (c Chat) validate(p *problems) {
 			p.add("chat.upstream_url", "must not have a fragment")
 		}
 	}
-	if !isToken(c.UpstreamAuthHeader) {
+	if !httpguts.ValidHeaderFieldName(c.UpstreamAuthHeader) {
 		p.add("chat.upstream_auth_header", "%q is not a valid header name", c.UpstreamAuthHeader)
 	}
-	if c.UpstreamAuthScheme != "" && !isToken(c.UpstreamAuthScheme) {
+	if c.UpstreamAuthScheme != "" && !httpguts.ValidHeaderFieldName(c.UpstreamAuthScheme) {
 		p.add("chat.upstream_auth_scheme", "%q is not a single token (empty sends the bare key)", c.UpstreamAuthScheme)
 	}
 	// Zero is allowed: the echo backend then streams without pausing.
@@ -298,24 +300,6 @@ func (c Chat) validate(p *problems) {
 			p.add(fmt.Sprintf("chat.allowed_paths[%d]", i), "must start with \"/\", got %q", path)
 		}
 	}
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), the
-// syntax of header names and authentication schemes.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func (r RateLimit) validate(p *problems) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -110,10 +111,10 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	if header == "" {
 		header = "Authorization"
 	}
-	if !isToken(header) {
+	if !httpguts.ValidHeaderFieldName(header) {
 		errs = append(errs, fmt.Errorf("chat.upstream_auth_header: %q is not a valid header name", header))
 	}
-	if cfg.AuthScheme != "" && !isToken(cfg.AuthScheme) {
+	if cfg.AuthScheme != "" && !httpguts.ValidHeaderFieldName(cfg.AuthScheme) {
 		errs = append(errs, fmt.Errorf("chat.upstream_auth_scheme: %q is not a valid scheme", cfg.AuthScheme))
 	}
 	for _, d := range []struct {
@@ -592,24 +593,6 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// isToken reports whether s is an RFC 9110 token, as header names and auth
-// schemes must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // proxyError is the JSON error body, in the shape every jwtgate error has.
