@@ -469,7 +469,11 @@ func TestDefaultRandomKey(t *testing.T) {
 // 4xx, and the server stays up.
 func TestMalformedRequestsNever5xx(t *testing.T) {
 	apiKey := newAPIKey(t)
-	s := startServer(t, []string{"JWTGATE_JWT_SECRET=" + newSecret(t), "JWTGATE_CHAT_ECHO_DELAY=1ms"})
+	s := startServer(t, []string{
+		"JWTGATE_JWT_SECRET=" + newSecret(t),
+		"JWTGATE_CHAT_ECHO_DELAY=1ms",
+		"JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE=0", // a dozen POST /sessions from one address
+	})
 	tok := s.createSession(t, apiKey).AccessToken
 	noneToken := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + strings.Split(tok, ".")[1] + "."
 	key := map[string]string{"X-API-Key": apiKey}
