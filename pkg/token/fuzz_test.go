@@ -8,7 +8,8 @@ import (
 
 // FuzzVerify feeds arbitrary strings to the verifier: it must never panic, must
 // refuse with exactly one of the refusal sentinels, and must accept only a token that
-// carries the signing key's kid and a valid signature.
+// carries the signing key's kid and a valid signature, spelled canonically. Seeds
+// beyond these are in testdata/fuzz/FuzzVerify.
 func FuzzVerify(f *testing.F) {
 	clk := newTestClock()
 	ks := mustKeySet(f, "k1", mustHMACKey(f, "k1", HS256, testSecret))
@@ -28,6 +29,14 @@ func FuzzVerify(f *testing.F) {
 		if err == nil {
 			if c == nil || c.APIKey == "" || c.KeyID != "k1" {
 				t.Fatalf("accepted a token without proper claims: %v", c)
+			}
+			// One token, one spelling: every accepted segment is canonical
+			// base64url, so no variant of a token passes as another string.
+			for _, seg := range strings.Split(raw, ".") {
+				b, err := enc.Strict().DecodeString(seg)
+				if err != nil || enc.EncodeToString(b) != seg {
+					t.Fatalf("accepted a token with a non-canonical segment %q", seg)
+				}
 			}
 			return
 		}
