@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -600,6 +601,7 @@ func leakFlow(t *testing.T, s *server, secret, apiKey, other string, proxied boo
 		{"refresh with an expired token", request{Method: http.MethodPost, Path: "/sessions/refresh", Token: expiredTok}, http.StatusUnauthorized},
 		{"refresh with a bad body", request{Method: http.MethodPost, Path: "/sessions/refresh", Token: tok, Body: `{"ttl":"` + apiKey + `"}`}, http.StatusBadRequest},
 		{"token in the query only", request{Method: http.MethodGet, Path: "/sessions/current?access_token=" + tok}, http.StatusUnauthorized},
+		{"token in a cookie only", request{Method: http.MethodGet, Path: "/sessions/current", Header: map[string]string{"Cookie": "access_token=" + tok}}, http.StatusUnauthorized},
 		{"token followed by junk", request{Method: http.MethodGet, Path: "/sessions/current", Header: map[string]string{"Authorization": "Bearer " + tok + " " + apiKey}}, http.StatusBadRequest},
 		{"key as Basic credentials", request{Method: http.MethodGet, Path: "/sessions/current", Header: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(apiKey+":"))}}, http.StatusUnauthorized},
 		{"key as the bearer token", request{Method: http.MethodGet, Path: "/sessions/current", Token: apiKey}, http.StatusUnauthorized},
@@ -700,6 +702,9 @@ func TestNoSecretLeaksEndToEnd(t *testing.T) {
 			text = strings.ReplaceAll(text, ex.own, "[own token]")
 		}
 		assertNoLeak(t, ex.what+" response", text, append(secrets, tokens...)...)
+		if c := ex.resp.Header.Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("%s: response sets a cookie: %q", ex.what, c)
+		}
 	}
 
 	// The upstream: the key in its auth header only, no session token anywhere.
@@ -892,4 +897,35 @@ func TestResourceBounds(t *testing.T) {
 
 	// Still serving after all of it.
 	s.currentSession(t, tok)
+}
+
+// TestRevocationBeatsTheCache: a token verified (and so cached) before jwt.not_before
+// is set is refused as revoked right after the reload: the cache belongs to the
+// verifier that a reload replaces.
+func TestRevocationBeatsTheCache(t *testing.T) {
+	secret, apiKey := newSecret(t), newAPIKey(t)
+	cfgFile := filepath.Join(t.TempDir(), "jwtgate.yaml")
+	write := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(cfgFile, []byte("jwt:\n  secret: "+secret+"\n"+extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	s := startServer(t, nil, "--config", cfgFile)
+	tok := s.createSession(t, apiKey).AccessToken
+	s.currentSession(t, tok)
+	s.currentSession(t, tok) // answered from the cache
+
+	cut := time.Now().Truncate(time.Second).Add(time.Second) // after the token's iat
+	write("  not_before: " + cut.UTC().Format(time.RFC3339) + "\n")
+	s.Signal(t, syscall.SIGHUP)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.Logs(), "configuration reloaded"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged within 30s of SIGHUP:\n%s", s.Logs())
+		}
+		time.Sleep(pollInterval)
+	}
+	resp := s.do(t, request{Method: http.MethodGet, Path: "/sessions/current", Token: tok})
+	checkRefusedAs(t, resp, token.ErrTokenRevoked.Error())
 }

@@ -271,6 +271,10 @@ func attackRows(t *testing.T, f *attackFixture) []attackRow {
 		{"sealed value in the plain claim", sign(hs256Header, with(valid, "ak", aks)), ErrTokenAPIKeyInvalid},
 		{"sealed empty", sign(hs256Header, with(sealed, "aks", "")), ErrTokenClaimMissing},
 		{"sealed number", sign(hs256Header, with(sealed, "aks", 5)), ErrTokenMalformed},
+		{"bad signature and a bad seal: the signature is checked first", func() string {
+			tok := sign(hs256Header, with(sealed, "aks", flipLast(aks)))
+			return tok[:strings.LastIndexByte(tok, '.')+1] + sig
+		}(), ErrTokenSignatureInvalid},
 		{"plain API key too long", sign(hs256Header, with(valid, "ak", strings.Repeat("k", MaxAPIKeyLen+1), "akf", Fingerprint(strings.Repeat("k", MaxAPIKeyLen+1)))), ErrTokenAPIKeyInvalid},
 	}
 }
