@@ -266,6 +266,16 @@ measure "direct stream first event c=$LAT_CONNS" "$LAT_CONNS" "$UP_PID" -first-b
 	-method POST -header "$json_h" -body "$STREAM_BODY"
 measure "via jwtgate stream first event c=$LAT_CONNS" "$LAT_CONNS" "$JGP_PID $UP_PID" -first-byte -url "$JGP/chat/chat/completions" \
 	-method POST -header "$(bearer "$JGP_TOKEN")" -header "$json_h" -body "$STREAM_BODY"
+# The same small JSON from an upstream that takes 20 ms to answer, as any real chat
+# backend takes at least that long: what jwtgate adds, relative to a realistic call.
+start_bench upstream-slow upstream -response-delay 20ms
+UPS=$url UPS_PID=$spid
+start_jwtgate jwtgate-proxy-slow JWTGATE_CHAT_UPSTREAM_URL="$UPS/v1"
+JGPS=$url JGPS_PID=$spid
+JGPS_TOKEN=$(login "$JGPS")
+measure "direct JSON 20ms backend c=$LAT_CONNS" "$LAT_CONNS" "$UPS_PID" -url "$UPS/v1/chat/completions" -method POST -header "$json_h" -body "$CHAT_BODY"
+measure "via jwtgate JSON 20ms backend c=$LAT_CONNS" "$LAT_CONNS" "$JGPS_PID $UPS_PID" -url "$JGPS/chat/chat/completions" -method POST \
+	-header "$(bearer "$JGPS_TOKEN")" -header "$json_h" -body "$CHAT_BODY"
 stream_total_direct=$(num "$(grep -F "\"direct stream first event" "$work/results.jsonl")" total_p50_ms)
 stream_total_proxy=$(num "$(grep -F "\"via jwtgate stream first event" "$work/results.jsonl")" total_p50_ms)
 
@@ -310,6 +320,10 @@ printf '  %-56s %s\n' "added p50, small JSON, c=$LAT_CONNS (target < 15%)" \
 	"$(added "${P50[$vl]}" "${P50[$dl]}") (${P50[$dl]} -> ${P50[$vl]} ms)"
 printf '  %-56s %s\n' "added p99, small JSON, c=$LAT_CONNS" \
 	"$(added "${P99[$vl]}" "${P99[$dl]}") (${P99[$dl]} -> ${P99[$vl]} ms)"
+dr="direct JSON 20ms backend c=$LAT_CONNS"
+vr="via jwtgate JSON 20ms backend c=$LAT_CONNS"
+printf '  %-56s %s\n' "added p50, small JSON, 20ms backend, c=$LAT_CONNS" \
+	"$(added "${P50[$vr]}" "${P50[$dr]}") (${P50[$dr]} -> ${P50[$vr]} ms)"
 printf '  %-56s %s\n' "throughput via jwtgate / direct, c=$CONNS" "$(ratio "${RPS[$vt]}" "${RPS[$dt]}")"
 printf '  %-56s %s\n' "added p50, small JSON, c=$CONNS" \
 	"$(added "${P50[$vt]}" "${P50[$dt]}") (${P50[$dt]} -> ${P50[$vt]} ms)"

@@ -30,7 +30,11 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	events := flag.Int("events", 5, "events in a streamed response, [DONE] included (1 to 100)")
 	delay := flag.Duration("event-delay", 10*time.Millisecond, "pause between streamed events (at most 1s)")
+	work := flag.Duration("response-delay", 0, "time spent before a non-streamed answer, as a real backend thinks (at most 1s)")
 	flag.Parse()
+	if *work < 0 || *work > time.Second {
+		return fmt.Errorf("-response-delay %v: want 0 to 1s", *work)
+	}
 	if *events < 1 || *events > 100 {
 		return fmt.Errorf("-events %d: want 1 to 100", *events)
 	}
@@ -52,7 +56,7 @@ func run() error {
 	fmt.Fprintln(os.Stderr, "listening", ln.Addr().String())
 
 	hs := &http.Server{
-		Handler:           newHandler(*events, *delay),
+		Handler:           newHandler(*events, *delay, *work),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -79,7 +83,7 @@ var completion = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","crea
 var chunk = []byte(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,` +
 	`"model":"bench","choices":[{"index":0,"delta":{"content":"pong "},"finish_reason":null}]}` + "\n\n")
 
-func newHandler(events int, delay time.Duration) http.Handler {
+func newHandler(events int, delay, work time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -94,6 +98,13 @@ func newHandler(events int, delay time.Duration) http.Handler {
 			return
 		}
 		if !req.Stream {
+			if work > 0 {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(work):
+				}
+			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(completion)
 			return

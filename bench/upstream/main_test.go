@@ -9,7 +9,7 @@ import (
 )
 
 func TestCompletionAndStream(t *testing.T) {
-	srv := httptest.NewServer(newHandler(5, 0))
+	srv := httptest.NewServer(newHandler(5, 0, 0))
 	t.Cleanup(srv.Close)
 	post := func(body string) *http.Response {
 		t.Helper()
