@@ -109,9 +109,9 @@ func (m Metrics) validate(p *problems, serverAddr string) {
 	if m.Addr == "" {
 		return
 	}
-	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+	if _, port, err := net.SplitHostPort(m.Addr); err != nil {
 		p.add("metrics.addr", "want host:port, got %q", m.Addr)
-	} else if m.Addr == serverAddr {
+	} else if m.Addr == serverAddr && port != "0" { // two port-0 listeners never clash
 		p.add("metrics.addr", "must differ from server.addr; leave it empty to share the public listener")
 	}
 }

@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		{name: "tls cert without key", edit: func(_ *testing.T, c *config.Config) { c.Server.TLSCertFile = "cert.pem" }, want: "server.tls_cert_file: server.tls_cert_file and server.tls_key_file must be set together"},
 		{name: "metrics addr", edit: func(_ *testing.T, c *config.Config) { c.Metrics.Addr = "127.0.0.1:9090" }},
 		{name: "metrics addr bad", edit: func(_ *testing.T, c *config.Config) { c.Metrics.Addr = "9090" }, want: `metrics.addr: want host:port, got "9090"`},
+		{name: "metrics and server both on port 0", edit: func(_ *testing.T, c *config.Config) { c.Server.Addr, c.Metrics.Addr = "127.0.0.1:0", "127.0.0.1:0" }},
 		{name: "metrics addr same as server", edit: func(_ *testing.T, c *config.Config) { c.Metrics.Addr = c.Server.Addr }, want: "metrics.addr: must differ from server.addr"},
 		{name: "negative verify cache", edit: func(_ *testing.T, c *config.Config) { c.JWT.VerifyCacheSize = -1 }, want: "jwt.verify_cache_size: want 0 (off) to 10000000, got -1"},
 		{name: "verify cache off", edit: func(_ *testing.T, c *config.Config) { c.JWT.VerifyCacheSize = 0 }},
