@@ -66,7 +66,17 @@ func (k *Key) Fingerprint() string { return k.fp }
 
 // hmacMinLen is the shortest secret per HMAC algorithm: the hash output size
 // (RFC 7518 section 3.2), and never under 32 bytes.
-var hmacMinLen = map[string]int{HS256: 32, HS384: 48, HS512: 64}
+func hmacMinLen(alg string) (int, bool) {
+	switch alg {
+	case HS256:
+		return 32, true
+	case HS384:
+		return 48, true
+	case HS512:
+		return 64, true
+	}
+	return 0, false
+}
 
 // NewHMACKey returns an HMAC key. alg is HS256, HS384 or HS512 (empty means HS256);
 // the secret must be at least as long as the hash output (32, 48 or 64 bytes).
@@ -75,7 +85,7 @@ func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
 	if alg == "" {
 		alg = HS256
 	}
-	min, ok := hmacMinLen[alg]
+	min, ok := hmacMinLen(alg)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q is not an HMAC algorithm", ErrAlgUnsupported, alg)
 	}
