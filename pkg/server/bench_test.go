@@ -1,16 +1,22 @@
 package server_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// BenchmarkEndpoints drives the whole handler (middleware, routing, logging to a
-// buffer) in process: the unprotected /healthz is the baseline the others are
-// read against (`benchstat -col /route`).
+// BenchmarkEndpoints drives the whole handler (middleware, routing, metrics; logs
+// at warn, as in the load runs) in process: the unprotected /healthz is the
+// baseline the others are read against (`benchstat -col /route`).
 func BenchmarkEndpoints(b *testing.B) {
-	ts := newTestServer(b)
+	ts := newTestServer(b, func(o *testOptions) {
+		o.logLevel = slog.LevelWarn
+		o.tokenOpts = append(o.tokenOpts, token.WithCache(token.DefaultCacheSize))
+	})
 	tok := ts.createSession(b, "").AccessToken
 	for _, tc := range []struct {
 		name   string

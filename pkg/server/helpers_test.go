@@ -90,6 +90,7 @@ type testOptions struct {
 	cfg       server.Config
 	tokenOpts []token.Option
 	keys      *token.KeySet
+	logLevel  slog.Level // default debug: every line is captured
 }
 
 func newTestKeySet(t testing.TB) *token.KeySet {
@@ -119,7 +120,7 @@ func newTestServer(t testing.TB, modify ...func(*testOptions)) *testServer {
 	t.Helper()
 	// gin's default debug mode prints its route table; tests want quiet output.
 	gin.SetMode(gin.TestMode)
-	o := testOptions{cfg: testConfig()}
+	o := testOptions{cfg: testConfig(), logLevel: slog.LevelDebug}
 	for _, m := range modify {
 		m(&o)
 	}
@@ -141,7 +142,7 @@ func newTestServer(t testing.TB, modify ...func(*testOptions)) *testServer {
 	srv, err := server.New(o.cfg, server.Deps{
 		Issuer:   iss,
 		Verifier: ver,
-		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel})),
 		Registry: reg,
 		Version:  "v0.0.0-test",
 	})
