@@ -5,9 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/jwtgate/jwtgate/pkg/ginauth"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -50,6 +52,26 @@ type tokenResponse struct {
 	ExpiresAt   string `json:"expires_at"`
 }
 
+// appendJSON encodes r as json.Marshal would, member for member.
+func (r tokenResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"access_token":`...)
+	b, err := jsontext.AppendQuote(b, r.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"token_type":`...)
+	if b, err = jsontext.AppendQuote(b, r.TokenType); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	b = append(b, `,"expires_at":`...)
+	if b, err = jsontext.AppendQuote(b, r.ExpiresAt); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
 // sessionResponse is the body of GET /sessions/current.
 type sessionResponse struct {
 	SessionID         string `json:"session_id"`
@@ -57,6 +79,24 @@ type sessionResponse struct {
 	IssuedAt          string `json:"issued_at"`
 	ExpiresAt         string `json:"expires_at"`
 	APIKeyFingerprint string `json:"api_key_fingerprint"`
+}
+
+// appendJSON encodes r as json.Marshal would, member for member.
+func (r sessionResponse) appendJSON(b []byte) ([]byte, error) {
+	var err error
+	for _, m := range [...]struct{ name, value string }{
+		{`{"session_id":`, r.SessionID},
+		{`,"subject":`, r.Subject},
+		{`,"issued_at":`, r.IssuedAt},
+		{`,"expires_at":`, r.ExpiresAt},
+		{`,"api_key_fingerprint":`, r.APIKeyFingerprint},
+	} {
+		b = append(b, m.name...)
+		if b, err = jsontext.AppendQuote(b, m.value); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 const ttlDescription = "ttl must be a whole number of seconds from 1 to 31536000 (one year)"
@@ -119,7 +159,7 @@ func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", "no-store")
-		respondJSON(c, http.StatusOK, sessionResponse{
+		respondAppender(c, http.StatusOK, sessionResponse{
 			SessionID:         claims.SessionID,
 			Subject:           claims.Subject,
 			IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
@@ -239,7 +279,7 @@ func respondToken(c *gin.Context, status int, issued *token.Issued) {
 	cl := issued.Claims
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
-	respondJSON(c, status, tokenResponse{
+	respondAppender(c, status, tokenResponse{
 		AccessToken: issued.Token,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(cl.ExpiresAt.Sub(cl.IssuedAt) / time.Second),
