@@ -19,6 +19,8 @@
 #   LOADTEST_SOAK=1         also run a 60 s protected-route load and print jwtgate's
 #                           heap in use (go_memstats_heap_inuse_bytes) along the way
 #   LOADTEST_SOAK_DURATION  length of that run (default 60s)
+#   LOADTEST_ROUNDS         rounds of the paired runs behind each target ratio (default 5)
+#   LOADTEST_ROUND_DURATION measured time of each run in a round (default 3s)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,6 +39,8 @@ SERVER_CPUS=${LOADTEST_SERVER_CPUS:-0}
 LOADGEN_CPUS=${LOADTEST_LOADGEN_CPUS:-1}
 SOAK=${LOADTEST_SOAK:-0}
 SOAK_DURATION=${LOADTEST_SOAK_DURATION:-60s}
+ROUNDS=${LOADTEST_ROUNDS:-5}
+ROUND_DURATION=${LOADTEST_ROUND_DURATION:-3s}
 
 # A fixed benchmark-only secret, so that every jwtgate instance of the run
 # verifies every other one's tokens. Never use it anywhere else.
@@ -247,6 +251,60 @@ measure "gin-jwt GET /sessions/current" "$CONNS" "$GJ_PID" -url "$GJ/sessions/cu
 measure "gin-jwt POST /login" "$CONNS" "$GJ_PID" -url "$GJ/login" -method POST \
 	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
 
+# --- paired rounds ------------------------------------------------------------------
+# On a shared machine throughput drifts by tens of percent over minutes, so one run
+# of A and a later run of B can disagree about A/B. Each target ratio is therefore
+# also measured in ROUNDS short rounds of A and B back to back (alternating which
+# goes first), and the median of the per-round ratios is reported.
+
+declare -A PAIR PAIRS
+pair_order=()
+
+# quick_rps LOADGEN-ARGS...: requests/s of one short run.
+quick_rps() {
+	"${loadgen_pin[@]}" bin/loadgen -name round -c "$CONNS" -d "$ROUND_DURATION" -warmup 1s "$@" >"$work/round.json"
+	num "$(cat "$work/round.json")" rps
+}
+
+# pair NAME A-ARGS... -- B-ARGS...: the median over ROUNDS rounds of A's
+# requests/s over B's.
+pair() {
+	local name=$1 side=a arg i ra rb
+	local -a a=() b=() rs=()
+	shift
+	for arg in "$@"; do
+		if [ "$arg" = "--" ]; then
+			side=b
+		elif [ "$side" = a ]; then
+			a+=("$arg")
+		else
+			b+=("$arg")
+		fi
+	done
+	echo "pair: $name ($ROUNDS rounds of $ROUND_DURATION each side)" >&2
+	for ((i = 0; i < ROUNDS; i++)); do
+		if ((i % 2 == 0)); then
+			ra=$(quick_rps "${a[@]}")
+			rb=$(quick_rps "${b[@]}")
+		else
+			rb=$(quick_rps "${b[@]}")
+			ra=$(quick_rps "${a[@]}")
+		fi
+		rs+=("$(ratio "$ra" "$rb")")
+	done
+	PAIRS[$name]="${rs[*]}"
+	PAIR[$name]=$(printf '%s\n' "${rs[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	pair_order+=("$name")
+}
+
+session_body="{\"api_key\":\"$API_KEY\"}"
+pair "protected / unprotected, cache on" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")" -- -url "$JG/healthz"
+pair "protected / unprotected, cache off" -url "$JGNC/sessions/current" -header "$(bearer "$JGNC_TOKEN")" -- -url "$JGNC/healthz"
+pair "jwtgate protected / gin-jwt protected" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")" -- \
+	-url "$GJ/sessions/current" -header "$(bearer "$GJ_TOKEN")"
+pair "jwtgate POST /sessions / gin-jwt login" -url "$JG/sessions" -method POST -header 'Content-Type: application/json' \
+	-body "$session_body" -- -url "$GJ/login" -method POST -header 'Content-Type: application/json' -body "$session_body"
+
 # --- proxy ------------------------------------------------------------------------
 
 start_bench upstream upstream -event-delay 10ms
@@ -307,6 +365,12 @@ printf '  %-56s %5s  %s\n' "jwtgate protected / gin-jwt protected" "$(ratio "${R
 printf '  %-56s %5s  %s\n' "jwtgate protected (cache off) / gin-jwt protected" "$(ratio "${RPS[$pn]}" "${RPS["gin-jwt GET /sessions/current"]}")" ""
 printf '  %-56s %5s  %s\n' "jwtgate POST /sessions / gin-jwt login" "$(ratio "${RPS["jwtgate POST /sessions"]}" "${RPS["gin-jwt POST /login"]}")" ">= 1.30"
 printf '  %-56s %5s  %s\n' "jwtgate unprotected / gin-jwt unprotected (server floor)" "$(ratio "${RPS[$h]}" "${RPS["gin-jwt GET /healthz"]}")" ""
+
+echo
+echo "paired rounds (median of $ROUNDS rounds; A and B back to back, $ROUND_DURATION each)"
+for name in "${pair_order[@]}"; do
+	printf '  %-56s %5s  (rounds: %s)\n' "$name" "${PAIR[$name]}" "${PAIRS[$name]}"
+done
 
 dl="direct JSON c=$LAT_CONNS"
 vl="via jwtgate JSON c=$LAT_CONNS"
