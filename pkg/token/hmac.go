@@ -10,15 +10,15 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// hmacVerifier checks HS256/384/512 signatures with HMAC states keyed once and
+// hmacKey signs and checks HS256/384/512 signatures with HMAC states keyed once and
 // reused: hmac.New (two compression-function calls to key the inner and outer
 // hashes) happens per pooled state, not per token. golang-jwt's HMAC method calls
 // hmac.New on every Verify; the result is the same, the cost is not.
-type hmacVerifier struct {
+type hmacKey struct {
 	pool sync.Pool // of hash.Hash, keyed
 }
 
-func newHMACVerifier(alg string, secret []byte) *hmacVerifier {
+func newHMACStates(alg string, secret []byte) *hmacKey {
 	var h func() hash.Hash
 	switch alg {
 	case HS384:
@@ -29,22 +29,22 @@ func newHMACVerifier(alg string, secret []byte) *hmacVerifier {
 		h = sha256.New
 	}
 	key := append([]byte(nil), secret...)
-	return &hmacVerifier{pool: sync.Pool{New: func() any { return hmac.New(h, key) }}}
+	return &hmacKey{pool: sync.Pool{New: func() any { return hmac.New(h, key) }}}
 }
 
 // sign returns the MAC of signingString.
-func (hv *hmacVerifier) sign(signingString []byte) []byte {
-	m := hv.pool.Get().(hash.Hash)
-	defer hv.pool.Put(m)
+func (hk *hmacKey) sign(signingString []byte) []byte {
+	m := hk.pool.Get().(hash.Hash)
+	defer hk.pool.Put(m)
 	m.Reset()
 	m.Write(signingString)
 	return m.Sum(nil)
 }
 
 // verify reports whether sig is the MAC of signingString, in constant time.
-func (hv *hmacVerifier) verify(signingString string, sig []byte) error {
-	m := hv.pool.Get().(hash.Hash)
-	defer hv.pool.Put(m)
+func (hk *hmacKey) verify(signingString string, sig []byte) error {
+	m := hk.pool.Get().(hash.Hash)
+	defer hk.pool.Put(m)
 	m.Reset()
 	var sum [sha512.Size]byte
 	m.Write([]byte(signingString))

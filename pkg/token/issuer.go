@@ -93,9 +93,10 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 	if err := CheckAPIKey(p.APIKey); err != nil {
 		return nil, err
 	}
+	fp := Fingerprint(p.APIKey)
 	sub := p.Subject
 	if sub == "" {
-		sub = "apikey:" + Fingerprint(p.APIKey)
+		sub = "apikey:" + fp
 	} else if err := checkSubject(sub); err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 		SessionID:         randomID(),
 		SessionStart:      now,
 		APIKey:            p.APIKey,
-		APIKeyFingerprint: Fingerprint(p.APIKey),
+		APIKeyFingerprint: fp,
 	}
 	return i.sign(c, now, now.Add(ttl))
 }
@@ -195,10 +196,8 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 	buf = append(buf, i.header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, payload)
-	var sig []byte
-	if i.key.mac != nil {
-		sig = i.key.mac.sign(buf)
-	} else if sig, err = i.key.method.Sign(string(buf), i.key.sign); err != nil {
+	sig, err := i.key.signature(buf)
+	if err != nil {
 		return nil, fmt.Errorf("signing with key %q: %w", i.key.id, err)
 	}
 	buf = append(buf, '.')

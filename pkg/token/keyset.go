@@ -35,13 +35,21 @@ const MaxKeyIDLen = 128
 type Key struct {
 	id     string
 	alg    string
-	method jwt.SigningMethod
-	sign   any // []byte for HMAC, the private key otherwise
-	verify any // []byte for HMAC, the public key otherwise
+	method jwt.SigningMethod // asymmetric keys only; HMAC keys use mac
+	sign   any               // the private key (asymmetric keys only)
+	verify any               // the public key (asymmetric keys only)
 	public crypto.PublicKey
 	seal   *sealer // derived from the key material; see WithSealSecret
 	fp     string
-	mac    *hmacVerifier // HMAC keys only: pooled, keyed HMAC states
+	mac    *hmacKey // HMAC keys only: pooled, keyed HMAC states
+}
+
+// signature signs signingString with the key's pinned algorithm.
+func (k *Key) signature(signingString []byte) ([]byte, error) {
+	if k.mac != nil {
+		return k.mac.sign(signingString), nil
+	}
+	return k.method.Sign(string(signingString), k.sign)
 }
 
 // verifySignature checks sig over signingString with the key's pinned algorithm.
@@ -103,9 +111,8 @@ func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec := append([]byte(nil), secret...)
-	return &Key{id: kid, alg: alg, method: jwt.GetSigningMethod(alg), sign: sec, verify: sec, seal: s, fp: fp,
-		mac: newHMACVerifier(alg, sec)}, nil
+	// The secret lives only in the keyed HMAC states (newHMACStates copies it).
+	return &Key{id: kid, alg: alg, seal: s, fp: fp, mac: newHMACStates(alg, secret)}, nil
 }
 
 // ParsePrivateKeyPEM returns an asymmetric key from a PKCS#8 PEM block: Ed25519 for
