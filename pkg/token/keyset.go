@@ -127,7 +127,11 @@ func ParsePrivateKeyPEM(kid, alg string, pemBytes []byte) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: parsing PKCS#8: %w", ErrKeyInvalid, err)
 	}
-	return NewPrivateKey(kid, alg, priv.(crypto.Signer))
+	signer, ok := priv.(crypto.Signer)
+	if !ok { // X25519 and other key-agreement keys sign nothing
+		return nil, fmt.Errorf("%w: unsupported private key type %T", ErrKeyInvalid, priv)
+	}
+	return NewPrivateKey(kid, alg, signer)
 }
 
 // NewPrivateKey returns an asymmetric key for priv (ed25519.PrivateKey,

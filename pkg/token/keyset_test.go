@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -298,5 +299,20 @@ func TestHMACRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParsePrivateKeyPEMRefusesNonSigners(t *testing.T) {
+	x, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if _, err := ParsePrivateKeyPEM("x", "", pemBytes); !errors.Is(err, ErrKeyInvalid) {
+		t.Errorf("X25519 key: err = %v, want ErrKeyInvalid", err)
 	}
 }
