@@ -126,35 +126,30 @@ func readConfigFile(v *viper.Viper, path string) error {
 	}
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
-		// The parser quotes snippets of the offending input, which may be a
-		// secret (a secret file passed as --config, say), so the message is
-		// redacted and the original error deliberately not wrapped.
-		return fmt.Errorf("parsing config file %q: %s", path, redactYAMLError(err.Error()))
+		// Only the line number of the parser's message is kept and the error is
+		// deliberately not wrapped: see yamlErrorLine.
+		return fmt.Errorf("parsing config file %q: not valid YAML%s", path, yamlErrorLine(err.Error()))
 	}
 	return nil
 }
 
-// redactYAMLError removes the input snippets a YAML error message quotes: text
-// between backquotes, and whatever follows "invalid map key".
-func redactYAMLError(msg string) string {
-	msg = strings.TrimPrefix(msg, "While parsing config: ")
-	if i := strings.Index(msg, "invalid map key"); i >= 0 {
-		msg = msg[:i] + "invalid map key"
+// yamlErrorLine returns " (line N)" from a YAML parser message, or "". Nothing
+// else of the message is kept: the parser quotes the input in many ways (between
+// backquotes, in anchor and tag names, after "invalid map key"), and the input
+// may be a secret, say a secret file passed as --config by mistake.
+func yamlErrorLine(msg string) string {
+	i := strings.Index(msg, "line ")
+	if i < 0 {
+		return ""
 	}
-	var b strings.Builder
-	quoted := false
-	for _, r := range msg {
-		switch {
-		case r == '`':
-			if !quoted {
-				b.WriteString("`...`")
-			}
-			quoted = !quoted
-		case !quoted:
-			b.WriteRune(r)
-		}
+	j := i + len("line ")
+	for j < len(msg) && msg[j] >= '0' && msg[j] <= '9' {
+		j++
 	}
-	return b.String()
+	if j == i+len("line ") {
+		return ""
+	}
+	return " (" + msg[i:j] + ")"
 }
 
 // readFileLimited reads a whole file of at most maxFileBytes. Its errors name

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,19 +60,49 @@ func TestExampleFileHasEveryKey(t *testing.T) {
 	}
 }
 
-func TestRedactYAMLError(t *testing.T) {
+func TestYAMLErrorLine(t *testing.T) {
 	for _, tt := range []struct {
 		in, want string
 	}{
-		{in: "While parsing config: yaml: line 2: did not find expected key", want: "yaml: line 2: did not find expected key"},
-		{in: "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `hunter2...` into map[string]interface {}",
-			want: "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `...` into map[string]interface {}"},
-		{in: "a `x` b `y` c", want: "a `...` b `...` c"},
-		{in: "unterminated `secret", want: "unterminated `...`"},
-		{in: "yaml: invalid map key: map[string]interface {}{\"k\":\"secret\"}", want: "yaml: invalid map key"},
+		{in: "While parsing config: yaml: line 2: did not find expected key", want: " (line 2)"},
+		{in: "yaml: unmarshal errors:\n  line 14: cannot unmarshal !!str `hunter2...` into map", want: " (line 14)"},
+		{in: "yaml: unknown anchor 'hunter2' referenced", want: ""},
+		{in: "pipeline 7", want: " (line 7)"},
+		{in: "line x", want: ""},
 	} {
-		if got := redactYAMLError(tt.in); got != tt.want {
-			t.Errorf("redactYAMLError(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := yamlErrorLine(tt.in); got != tt.want {
+			t.Errorf("yamlErrorLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestLoadYAMLErrorsNeverQuoteInput passes files that make the parser quote their
+// content in its several ways; the error keeps the path and a line, never the input.
+func TestLoadYAMLErrorsNeverQuoteInput(t *testing.T) {
+	const secret = "S3CRETvalue0123456789"
+	for _, content := range []string{
+		"*" + secret + "\n",
+		"!" + secret + " a\n",
+		"a: `" + secret + "\n",
+		"{" + secret + ": [\n",
+		"? [" + secret + "]\n: x\n",
+		"server:\n  addr: [" + secret + "\n",
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("JWTGATE_CONFIG", path)
+		_, err := Load(nil)
+		if err == nil {
+			t.Errorf("Load(%q) succeeded, want an error", content)
+			continue
+		}
+		if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(secret)) {
+			t.Errorf("error quotes the file: %v", err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error does not name the file: %v", err)
 		}
 	}
 }
