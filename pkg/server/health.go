@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
@@ -16,20 +17,27 @@ type healthResponse struct {
 // handleHealthz serves GET /healthz: 200 while the process can answer at all.
 // The answer never changes, so it is encoded once.
 func handleHealthz(version string) gin.HandlerFunc {
-	body, err := json.Marshal(healthResponse{Status: "ok", Version: version})
+	body := constantJSON(healthResponse{Status: "ok", Version: strings.ToValidUTF8(version, "?")})
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
-		if err != nil { // a version that is not valid UTF-8; encode as usual
-			respondJSON(c, http.StatusOK, healthResponse{Status: "ok", Version: version})
-			return
-		}
 		writeJSONBytes(c.Writer, http.StatusOK, body)
 	}
+}
+
+// constantJSON encodes a fixed answer once, at start-up. Its strings are valid
+// UTF-8, so encoding cannot fail.
+func constantJSON(v healthResponse) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"status":"` + v.Status + `"}`)
+	}
+	return b
 }
 
 // handleReadyz serves GET /readyz: 200 while ready is set, 503 otherwise (the
 // binary clears it when shutdown starts, so load balancers stop sending traffic).
 func handleReadyz(ready *atomic.Bool) gin.HandlerFunc {
+	readyBody := constantJSON(healthResponse{Status: "ready"})
 	return func(c *gin.Context) {
 		if !ready.Load() {
 			respondError(c, &apiError{status: http.StatusServiceUnavailable, code: codeNotReady,
@@ -37,6 +45,6 @@ func handleReadyz(ready *atomic.Bool) gin.HandlerFunc {
 			return
 		}
 		c.Header("Cache-Control", "no-store")
-		respondJSON(c, http.StatusOK, healthResponse{Status: "ready"})
+		writeJSONBytes(c.Writer, http.StatusOK, readyBody)
 	}
 }

@@ -10,22 +10,12 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// jwksDoc is a JWKS document marshalled for one key set.
-type jwksDoc struct {
-	keys *token.KeySet
-	body []byte
-}
-
 // newJWKSDoc marshals the public keys of ks; a nil set has none.
-func newJWKSDoc(ks *token.KeySet) (*jwksDoc, error) {
+func newJWKSDoc(ks *token.KeySet) ([]byte, error) {
 	if ks == nil {
-		return &jwksDoc{body: []byte(`{"keys":[]}`)}, nil
+		return []byte(`{"keys":[]}`), nil
 	}
-	body, err := ks.JWKS()
-	if err != nil {
-		return nil, err
-	}
-	return &jwksDoc{keys: ks, body: body}, nil
+	return ks.JWKS()
 }
 
 // handleJWKS serves GET /.well-known/jwks.json: the public keys of the key set in
@@ -36,6 +26,6 @@ func handleJWKS(cur func() *live, maxAge time.Duration) gin.HandlerFunc {
 	cacheControl := "public, max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", cacheControl)
-		c.Data(http.StatusOK, contentTypeJSON, cur().jwks.body)
+		writeJSONBytes(c.Writer, http.StatusOK, cur().jwks)
 	}
 }

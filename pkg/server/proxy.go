@@ -380,14 +380,11 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		desc      string
 		kind      string
 		tooLarge  *http.MaxBytesError
-		opErr     *net.OpError
 		errorText = describeUpstreamError(err)
 	)
 	switch {
 	case errors.As(err, &tooLarge):
 		status, code, desc, kind = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription(), upstreamTooLarge
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		status, code, desc, kind = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached", upstreamUnreachable
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
 		status, code, desc, kind = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time", upstreamTimeout
 	default:

@@ -92,13 +92,15 @@ func (rl *rateLimiter) limiterFor(a netip.Addr) *rate.Limiter {
 // the IPv4 address, or the /64 of an IPv6 one. Unparsable addresses share the
 // zero key.
 func clientAddr(remote string) netip.Addr {
-	host, _, err := net.SplitHostPort(remote)
+	a, err := netip.ParseAddr(remote) // gin's ClientIP: no port, the usual case
 	if err != nil {
-		host = remote
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
+		host, _, splitErr := net.SplitHostPort(remote)
+		if splitErr != nil {
+			return netip.Addr{}
+		}
+		if a, err = netip.ParseAddr(host); err != nil {
+			return netip.Addr{}
+		}
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

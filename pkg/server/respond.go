@@ -67,11 +67,13 @@ func respondJSON(c *gin.Context, status int, v any) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"` + codeInternal + `","error_description":"internal error"}`)
+		status, b = http.StatusInternalServerError, []byte(internalErrorBody)
 	}
 	writeJSONBytes(w, status, b)
 }
+
+// internalErrorBody answers an encoding failure, which no client input can cause.
+const internalErrorBody = `{"error":"` + codeInternal + `","error_description":"internal error"}`
 
 // writeJSONBytes writes b, already JSON, with status.
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
@@ -89,12 +91,13 @@ type appender interface {
 	appendJSON(dst []byte) ([]byte, error)
 }
 
-// respondAppender writes a's JSON with status, falling back to the reflective
-// encoder should hand encoding fail (a string that is not valid UTF-8).
+// respondAppender writes a's JSON with status. Hand encoding fails only on a
+// string that is not valid UTF-8, which the reflective encoder refuses too: that is
+// answered as writeJSON answers any encoding failure.
 func respondAppender(c *gin.Context, status int, a appender) {
 	b, err := a.appendJSON(make([]byte, 0, 768)) // a token response fits
 	if err != nil {
-		respondJSON(c, status, a)
+		writeJSONBytes(c.Writer, http.StatusInternalServerError, []byte(internalErrorBody))
 		return
 	}
 	writeJSONBytes(c.Writer, status, b)

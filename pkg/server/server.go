@@ -20,7 +20,6 @@ import (
 type Issuer interface {
 	Issue(ctx context.Context, p token.Params) (*token.Issued, error)
 	Refresh(ctx context.Context, c *token.Claims, ttl time.Duration) (*token.Issued, error)
-	MaxTTL() time.Duration
 }
 
 // Verifier is the part of *token.Verifier the server uses.
@@ -70,7 +69,7 @@ type live struct {
 	issuer   Issuer
 	verifier Verifier
 	allow    *allowlist
-	jwks     *jwksDoc
+	jwks     []byte // the JWKS document of the verifier's key set
 }
 
 // newLive builds everything a reload needs before anything is swapped, so a
