@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/go-json-experiment/json"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -227,7 +226,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 	claims, ok := token.FromContext(r.Context())
 	if !ok || claims.APIKey == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="jwtgate"`)
-		writeProxyError(w, http.StatusUnauthorized, "invalid_token", "the request carries no verified session")
+		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no verified session")
 		return
 	}
 	rest := c.Param("path")
@@ -235,7 +234,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 		rest = "/"
 	}
 	if !validRest(rest) || !validEscapedPath(r.URL.EscapedPath()) {
-		writeProxyError(w, http.StatusBadRequest, "invalid_request",
+		writeError(w, http.StatusBadRequest, codeInvalidRequest,
 			"the chat path must not contain dot segments, empty segments, backslashes, control characters or encoded dots, slashes or percent signs")
 		return
 	}
@@ -247,13 +246,14 @@ func (p *chatProxy) handle(c *gin.Context) {
 		keyFP:   claims.APIKeyFingerprint,
 	}
 	if !p.isAllowed(call.outURL.Path) {
-		writeProxyError(w, http.StatusNotFound, "not_found", "the chat path is not available")
+		writeError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
 		return
 	}
 	if p.maxBody > 0 {
 		if r.ContentLength > p.maxBody {
 			p.metrics.errors.WithLabelValues(upstreamTooLarge).Inc()
-			writeProxyError(w, http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription())
+			e := tooLarge(p.maxBody)
+			writeError(w, e.status, e.code, e.desc)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -379,16 +379,16 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		code      string
 		desc      string
 		kind      string
-		tooLarge  *http.MaxBytesError
+		maxErr    *http.MaxBytesError
 		errorText = describeUpstreamError(err)
 	)
 	switch {
-	case errors.As(err, &tooLarge):
-		status, code, desc, kind = http.StatusRequestEntityTooLarge, "request_too_large", p.tooLargeDescription(), upstreamTooLarge
+	case errors.As(err, &maxErr):
+		status, code, desc, kind = http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge(p.maxBody).desc, upstreamTooLarge
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
-		status, code, desc, kind = http.StatusGatewayTimeout, "gateway_timeout", "the chat backend did not answer in time", upstreamTimeout
+		status, code, desc, kind = http.StatusGatewayTimeout, codeGatewayTimeout, "the chat backend did not answer in time", upstreamTimeout
 	default:
-		status, code, desc, kind = http.StatusBadGateway, "bad_gateway", "the chat backend could not be reached", upstreamUnreachable
+		status, code, desc, kind = http.StatusBadGateway, codeBadGateway, "the chat backend could not be reached", upstreamUnreachable
 	}
 	p.metrics.errors.WithLabelValues(kind).Inc()
 	attrs := []slog.Attr{
@@ -404,7 +404,7 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		level = slog.LevelInfo
 	}
 	p.logger.LogAttrs(r.Context(), level, "chat upstream request failed", attrs...)
-	writeProxyError(w, status, code, desc)
+	writeError(w, status, code, desc)
 }
 
 // describeUpstreamError says what went wrong with the upstream call in words that
@@ -465,10 +465,6 @@ func (p *chatProxy) logStreamEnd(ctx context.Context, call *proxyCall) {
 		slog.String("upstream", p.upstream.Host),
 		slog.String("path", call.rest),
 		slog.String("api_key_fingerprint", call.keyFP))
-}
-
-func (p *chatProxy) tooLargeDescription() string {
-	return fmt.Sprintf("the request body is larger than %d bytes", p.maxBody)
 }
 
 // bufferPool lends the copy buffers of one proxy, so that a response does not
@@ -590,21 +586,4 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// proxyError is the JSON error body, in the shape every jwtgate error has.
-type proxyError struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
-
-// writeProxyError writes the JSON error body with status. (respond.go has the
-// server's general writer; the two are to be merged.)
-func writeProxyError(w http.ResponseWriter, status int, code, desc string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.MarshalWrite(w, proxyError{Error: code, Description: desc})
 }

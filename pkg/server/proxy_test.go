@@ -229,7 +229,7 @@ func wantError(t *testing.T, resp *http.Response, body string, status int, code 
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
-	var e proxyError
+	var e errorBody
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", body, err)
 	}

@@ -19,6 +19,8 @@ const (
 	codeRateLimited      = "rate_limited"
 	codeNotReady         = "not_ready"
 	codeInternal         = "internal_error"
+	codeBadGateway       = "bad_gateway"
+	codeGatewayTimeout   = "gateway_timeout"
 )
 
 const contentTypeJSON = "application/json; charset=utf-8"
