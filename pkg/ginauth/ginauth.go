@@ -71,6 +71,15 @@ func New(v Verifier, opts ...Option) gin.HandlerFunc {
 	}
 }
 
+// Refuse answers c as the middleware answers a refused token and aborts the chain:
+// 401, a WWW-Authenticate challenge for realm with error="invalid_token", and the
+// JSON body, both described by token.Reason(err). Handlers behind the middleware
+// use it when they refuse a token the middleware let through (a session too old to
+// refresh), so every refusal has one shape.
+func Refuse(c *gin.Context, realm string, err error) {
+	newChallenger(realm).refuse(c, invalidToken(err))
+}
+
 // Claims returns the claims of the request's verified token, stored by [New].
 func Claims(c *gin.Context) (*token.Claims, bool) {
 	if c == nil || c.Request == nil {

@@ -201,8 +201,7 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		}
 		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
 		if errors.Is(err, token.ErrSessionTooOld) {
-			c.Header("WWW-Authenticate", `Bearer realm="`+ginauth.DefaultRealm+`", error="invalid_token", error_description="`+token.ErrSessionTooOld.Error()+`"`)
-			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidToken, desc: token.ErrSessionTooOld.Error()})
+			ginauth.Refuse(c, ginauth.DefaultRealm, err)
 			return
 		}
 		if err != nil {

@@ -22,6 +22,9 @@ var reasons = []struct {
 	{ErrTokenInvalidIssuer, "issuer"},
 	{ErrTokenInvalidAudience, "audience"},
 	{ErrTokenAPIKeyInvalid, "api_key"},
+	// Not a verification failure but a refusal of the token all the same: its
+	// session can no longer be refreshed.
+	{ErrSessionTooOld, "session_too_old"},
 }
 
 // Reason returns a short label (for example "expired") and a description safe to
