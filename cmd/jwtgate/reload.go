@@ -8,10 +8,13 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// reloader applies a fresh configuration to a running server (on SIGHUP): new
-// keys, issuer and verifier settings (jwt.*), the API-key allowlist, and the TLS
-// certificate files. Everything else (listeners, timeouts, chat, rate limits,
-// logging) is fixed at start-up. A reload that fails changes nothing.
+// reloader applies a fresh configuration to a running server (on SIGHUP or a
+// watched file change): new keys, issuer and verifier settings (jwt.*) and the
+// API-key allowlist. A configuration that fails to load or build changes none of
+// them. Separately, the TLS key pair is read again from the files named at start
+// (a renewed certificate is picked up even while the configuration file has a
+// problem); new TLS file paths, like listeners, timeouts, chat, rate limits and
+// logging, need a restart.
 //
 // It runs on serve's goroutine only, so its fields need no locking.
 type reloader struct {
@@ -19,6 +22,7 @@ type reloader struct {
 	logger *slog.Logger
 	srv    *server.Server
 	certs  *certReloader // nil without TLS
+	watch  *fileWatcher  // nil: no file watching
 
 	// What is in force now.
 	iss    *token.Issuer
@@ -42,6 +46,9 @@ func (rl *reloader) reload() {
 		log.Error("configuration not reloaded; keeping the current one", slog.Any("error", err))
 		return
 	}
+	if rl.certs != nil && (cfg.Server.TLSCertFile != rl.certs.certFile || cfg.Server.TLSKeyFile != rl.certs.keyFile) {
+		log.Warn("server.tls_cert_file and server.tls_key_file changed: new paths take effect on restart; the files named at start are still read")
+	}
 	iss, ver, source := rl.iss, rl.ver, configuredKeySource(cfg)
 	switch {
 	case source == keySourceRandom && rl.source != keySourceRandom:
@@ -64,6 +71,7 @@ func (rl *reloader) reload() {
 		return
 	}
 	rl.iss, rl.ver, rl.source = iss, ver, source
+	rl.watch.follow(cfg)
 	log.Info("configuration reloaded: keys and api_keys.allowed apply to new requests; other settings need a restart",
 		slog.String("kid", ver.KeySet().SigningKey().ID()),
 		slog.Int("api_keys_allowed", len(cfg.APIKeys.Allowed)))

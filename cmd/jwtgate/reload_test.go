@@ -31,7 +31,7 @@ func startServe(t *testing.T, cfg config.Config) *testServer {
 	var logs syncBuffer
 	sig := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, src.load, &logs, sig) }()
+	go func() { done <- serve(ctx, src.load, &logs, sig, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -46,18 +46,12 @@ problem, and the running one stays in force.`,
 			signal.Notify(reload, syscall.SIGHUP)
 			defer signal.Stop(reload)
 			// A change to the configuration file or a file it names reloads too.
-			watch := newFileWatcher(nil)
-			load := func() (config.Config, error) {
-				cfg, err := config.Load(cmd.Flags())
-				if err == nil {
-					watch.setPaths(append([]string{config.Path(cmd.Flags())}, cfg.Files()...))
-				}
-				return cfg, err
-			}
+			watch := newFileWatcher(config.Path(cmd.Flags()))
+			load := func() (config.Config, error) { return config.Load(cmd.Flags()) }
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			go watch.run(ctx, watchInterval, reload)
-			return serve(ctx, load, cmd.ErrOrStderr(), reload)
+			return serve(ctx, load, cmd.ErrOrStderr(), reload, watch)
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
@@ -68,7 +62,10 @@ problem, and the running one stays in force.`,
 // logging to logw. Each value received on reload (SIGHUP in the binary; nil: never)
 // calls load again and applies what can change at run time (see [reloader]). It
 // returns nil after a clean shutdown.
-func serve(ctx context.Context, load func() (config.Config, error), logw io.Writer, reload <-chan os.Signal) error {
+//
+// watch, when not nil, is pointed at the files of the configuration in force: at
+// start and after each reload that is applied (a refused one leaves it as it was).
+func serve(ctx context.Context, load func() (config.Config, error), logw io.Writer, reload <-chan os.Signal, watch *fileWatcher) error {
 	cfg, err := load()
 	if err != nil {
 		return err
@@ -147,7 +144,8 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	}()
 	srv.SetReady(true)
 
-	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, iss: iss, ver: ver, source: configuredKeySource(cfg)}
+	watch.follow(cfg)
+	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, watch: watch, iss: iss, ver: ver, source: configuredKeySource(cfg)}
 	for done := false; !done; {
 		select {
 		case err := <-errc:

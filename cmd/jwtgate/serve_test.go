@@ -53,7 +53,7 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, nil) }()
+	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, nil, nil) }()
 	addr := listenAddr(t, &logs, done, "listening")
 
 	if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
@@ -93,7 +93,7 @@ func TestServeAddressInUse(t *testing.T) {
 	cfg := config.Default()
 	cfg.Server.Addr = ln.Addr().String()
 	var logs syncBuffer
-	err = serve(t.Context(), fixedConfig(cfg), &logs, nil)
+	err = serve(t.Context(), fixedConfig(cfg), &logs, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "server.addr") {
 		t.Fatalf("serve on a taken port = %v, want an error naming server.addr", err)
 	}
@@ -131,7 +131,7 @@ func TestServeMetricsListener(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, nil) }()
+	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, nil, nil) }()
 	addr := listenAddr(t, &logs, done, "listening")
 	maddr := listenAddr(t, &logs, done, "metrics listening")
 	if maddr == addr {

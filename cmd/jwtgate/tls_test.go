@@ -90,7 +90,7 @@ func TestServeTLSReload(t *testing.T) {
 	var logs syncBuffer
 	reload := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, reload) }()
+	go func() { done <- serve(ctx, fixedConfig(cfg), &logs, reload, nil) }()
 	addr := listenAddr(t, &logs, done, "listening")
 
 	pool := x509.NewCertPool()
@@ -139,7 +139,7 @@ func TestServeTLSBadFiles(t *testing.T) {
 	cfg.Server.TLSCertFile = filepath.Join(t.TempDir(), "missing.pem")
 	cfg.Server.TLSKeyFile = cfg.Server.TLSCertFile
 	var logs syncBuffer
-	err := serve(t.Context(), fixedConfig(cfg), &logs, nil)
+	err := serve(t.Context(), fixedConfig(cfg), &logs, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "server.tls_cert_file") {
 		t.Fatalf("serve with a missing certificate = %v, want an error naming server.tls_cert_file", err)
 	}

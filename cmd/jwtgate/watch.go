@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jwtgate/jwtgate/pkg/config"
 )
 
 // watchInterval is how often the configuration file and the files it names are
@@ -24,17 +26,27 @@ const maxWatchedFile = 1 << 20
 // counts and a mere touch does not. Polling keeps it simple and portable: there is
 // no notification API to miss an event of.
 type fileWatcher struct {
-	mu    sync.Mutex
-	paths []string
-	seen  map[string][sha256.Size]byte
+	mu         sync.Mutex
+	configPath string // the configuration file; "" when there is none
+	paths      []string
+	seen       map[string][sha256.Size]byte
 }
 
-// newFileWatcher watches paths (empty entries are ignored), taking their current
-// contents as the baseline.
-func newFileWatcher(paths []string) *fileWatcher {
-	w := &fileWatcher{}
-	w.setPaths(paths)
+// newFileWatcher watches the configuration file at configPath ("" for none); call
+// follow to add the files a configuration names.
+func newFileWatcher(configPath string) *fileWatcher {
+	w := &fileWatcher{configPath: configPath}
+	w.setPaths([]string{configPath})
 	return w
+}
+
+// follow watches the configuration file and the files cfg names, from now on. A
+// nil watcher does nothing.
+func (w *fileWatcher) follow(cfg config.Config) {
+	if w == nil {
+		return
+	}
+	w.setPaths(append([]string{w.configPath}, cfg.Files()...))
 }
 
 // setPaths replaces the watched set after a reload, taking the current contents as

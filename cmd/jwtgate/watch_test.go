@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jwtgate/jwtgate/pkg/config"
 )
 
 func TestFileWatcherChanged(t *testing.T) {
@@ -21,7 +23,8 @@ func TestFileWatcherChanged(t *testing.T) {
 	write(cfg, "log:\n  level: info\n")
 	write(secret, "first-secret-of-at-least-32-bytes!!")
 
-	w := newFileWatcher([]string{cfg, "", secret})
+	w := newFileWatcher(cfg)
+	w.setPaths([]string{cfg, "", secret})
 	if w.changed() {
 		t.Fatal("changed() right after start")
 	}
@@ -69,7 +72,7 @@ func TestFileWatcherRunSendsSIGHUP(t *testing.T) {
 	if err := os.WriteFile(p, []byte("a: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := newFileWatcher([]string{p})
+	w := newFileWatcher(p)
 	reload := make(chan os.Signal, 1)
 	go w.run(t.Context(), 10*time.Millisecond, reload)
 	if err := os.WriteFile(p, []byte("a: 2\n"), 0o600); err != nil {
@@ -83,4 +86,32 @@ func TestFileWatcherRunSendsSIGHUP(t *testing.T) {
 	case <-time.After(10 * time.Second): // failure guard only
 		t.Fatal("no reload after the file changed")
 	}
+}
+
+func TestFileWatcherFollowsConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath, secret := filepath.Join(dir, "jwtgate.yaml"), filepath.Join(dir, "secret")
+	for _, p := range []string{cfgPath, secret} {
+		if err := os.WriteFile(p, []byte("v1"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := newFileWatcher(cfgPath)
+	if err := os.WriteFile(secret, []byte("v2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w.changed() {
+		t.Error("a file no configuration names yet was watched")
+	}
+	cfg := config.Default()
+	cfg.JWT.SecretFile = secret
+	w.follow(cfg)
+	if err := os.WriteFile(secret, []byte("v3"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !w.changed() {
+		t.Error("the secret file of the configuration in force was not watched")
+	}
+	var none *fileWatcher
+	none.follow(cfg) // a nil watcher does nothing
 }
