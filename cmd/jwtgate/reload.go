@@ -57,8 +57,13 @@ func (rl *reloader) reload() {
 		log.Error("configuration not reloaded: it has no jwt.secret, jwt.secret_file or jwt.keys any more; keeping the current keys")
 		return
 	case source == keySourceRandom:
-		// Still no configured key: keep the random one, or every token dies.
+		// Still no configured key: keep the random one, or every token dies, but
+		// apply the other jwt.* settings (lifetimes, revocation, cache, ...).
 		log.Info("no keys configured; keeping the in-memory key")
+		if iss, ver, err = newIssuerVerifier(rl.ver.KeySet(), cfg.JWT); err != nil {
+			log.Error("configuration not reloaded; keeping the current one", slog.Any("error", err))
+			return
+		}
 	default:
 		_, iss, ver, err = buildTokens(cfg, log)
 		if err != nil {

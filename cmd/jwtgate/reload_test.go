@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jwtgate/jwtgate/pkg/config"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -175,5 +176,23 @@ func TestReloadKeepsRandomKey(t *testing.T) {
 	}
 	if status, _ := s.session(t, testAPIKey); status != http.StatusUnauthorized {
 		t.Errorf("POST /sessions with a key the reloaded allowlist lacks = %d, want 401", status)
+	}
+}
+
+// TestReloadRandomKeyAppliesJWTSettings reloads with still no key configured: the
+// in-memory key stays, and the other jwt.* settings apply (here jwt.not_before
+// revokes the token issued before it).
+func TestReloadRandomKeyAppliesJWTSettings(t *testing.T) {
+	s := startServe(t, config.Default())
+	status, tok := s.session(t, testAPIKey)
+	if status != http.StatusCreated {
+		t.Fatalf("POST /sessions = %d, want 201", status)
+	}
+	revoke := config.Default()
+	revoke.JWT.NotBefore = time.Now().Add(time.Hour)
+	s.src.set(revoke, nil)
+	s.reloadAndWait(t, reloaded)
+	if got := s.current(t, tok); got != http.StatusUnauthorized {
+		t.Errorf("token issued before the reloaded jwt.not_before = %d, want 401", got)
 	}
 }

@@ -97,6 +97,26 @@ func buildTokens(cfg config.Config, logger *slog.Logger) (*token.KeySet, *token.
 		return nil, nil, nil, fmt.Errorf("%s: %w", key, err)
 	}
 
+	iss, ver, err := newIssuerVerifier(ks, j)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	sk := ks.SigningKey()
+	logger.Info("signing key",
+		slog.String("source", string(source)),
+		slog.String("kid", sk.ID()),
+		slog.String("alg", sk.Alg()),
+		slog.String("fingerprint", sk.Fingerprint()),
+		slog.Int("keys", len(keys)),
+		slog.Bool("seal_secret", j.SealSecret != ""),
+	)
+	return ks, iss, ver, nil
+}
+
+// newIssuerVerifier builds the issuer and verifier of ks with the jwt.* settings
+// other than the keys.
+func newIssuerVerifier(ks *token.KeySet, j config.JWT) (*token.Issuer, *token.Verifier, error) {
 	opts := []token.Option{
 		token.WithTTL(j.TTL),
 		token.WithMaxTTL(j.MaxTTL),
@@ -110,23 +130,13 @@ func buildTokens(cfg config.Config, logger *slog.Logger) (*token.KeySet, *token.
 	}
 	iss, err := token.NewIssuer(ks, j.Issuer, j.Audience, opts...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("building the issuer: %w", err)
+		return nil, nil, fmt.Errorf("building the issuer: %w", err)
 	}
 	ver, err := token.NewVerifier(ks, j.Issuer, j.Audience, opts...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("building the verifier: %w", err)
+		return nil, nil, fmt.Errorf("building the verifier: %w", err)
 	}
-
-	sk := ks.SigningKey()
-	logger.Info("signing key",
-		slog.String("source", string(source)),
-		slog.String("kid", sk.ID()),
-		slog.String("alg", sk.Alg()),
-		slog.String("fingerprint", sk.Fingerprint()),
-		slog.Int("keys", len(keys)),
-		slog.Bool("seal_secret", j.SealSecret != ""),
-	)
-	return ks, iss, ver, nil
+	return iss, ver, nil
 }
 
 // newConfiguredKey builds one jwt.keys entry: asymmetric when it has a private key
