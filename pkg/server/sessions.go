@@ -132,7 +132,7 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		infoOf(c).fingerprint = token.Fingerprint(key)
 		l := d.live()
 		if !l.allow.allows(key) {
-			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
+			respondError(c, keyNotAccepted())
 			return
 		}
 		var subject string
@@ -196,7 +196,7 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		}
 		l := d.live()
 		if !l.allow.allows(claims.APIKey) {
-			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"})
+			respondError(c, keyNotAccepted())
 			return
 		}
 		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
@@ -211,6 +211,11 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		d.metrics.issued.WithLabelValues("refresh").Inc()
 		respondToken(c, http.StatusOK, issued)
 	}
+}
+
+// keyNotAccepted refuses a well-formed key that the allowlist lacks.
+func keyNotAccepted() *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: "the API key is not accepted"}
 }
 
 // requestTTL checks the optional ttl member; nil means the issuer's default.
