@@ -7,9 +7,10 @@ import (
 	"log/slog"
 )
 
-// RequestIDHeader carries a request's id: taken from the client when well
+// RequestIDHeader (X-Request-ID, spelled in Go's canonical form so header lookups
+// need no conversion) carries a request's id: taken from the client when well
 // formed, set on every response, and forwarded to the chat upstream.
-const RequestIDHeader = "X-Request-ID"
+const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen bounds a client-supplied request id.
 const maxRequestIDLen = 128
