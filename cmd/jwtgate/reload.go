@@ -49,7 +49,11 @@ func (rl *reloader) reload() {
 	if rl.certs != nil && (cfg.Server.TLSCertFile != rl.certs.certFile || cfg.Server.TLSKeyFile != rl.certs.keyFile) {
 		log.Warn("server.tls_cert_file and server.tls_key_file changed: new paths take effect on restart; the files named at start are still read")
 	}
-	iss, ver, source := rl.iss, rl.ver, configuredKeySource(cfg)
+	var (
+		iss    *token.Issuer
+		ver    *token.Verifier
+		source = configuredKeySource(cfg)
+	)
 	switch {
 	case source == keySourceRandom && rl.source != keySourceRandom:
 		// Swapping configured keys for a random one would refuse every token in
@@ -77,7 +81,7 @@ func (rl *reloader) reload() {
 	}
 	rl.iss, rl.ver, rl.source = iss, ver, source
 	rl.watch.follow(cfg)
-	log.Info("configuration reloaded: keys and api_keys.allowed apply to new requests; other settings need a restart",
+	log.Info("configuration reloaded: jwt.* and api_keys.allowed apply to new requests; other settings need a restart",
 		slog.String("kid", ver.KeySet().SigningKey().ID()),
 		slog.Int("api_keys_allowed", len(cfg.APIKeys.Allowed)))
 }
