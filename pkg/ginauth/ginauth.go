@@ -33,14 +33,16 @@ type Verifier interface {
 var _ Verifier = (*token.Verifier)(nil)
 
 // New returns middleware that refuses requests without a valid bearer token and
-// makes the verified claims available through [Claims] and [APIKey].
+// makes the verified claims available through [Claims] and [APIKey]. It is
+// NewMiddleware(v, opts...).Handler(); keep the [Middleware] instead when a handler
+// behind it refuses tokens itself.
 //
 // The token is read only from the Authorization header (never from the query or a
 // form, where it would end up in logs). The scheme "Bearer" is matched without
 // regard to case (RFC 7235 section 2.1) and may be followed by one or more spaces,
 // then exactly one token68 value. A refusal aborts the chain and is answered with
-// Cache-Control: no-store, a WWW-Authenticate challenge and a JSON body
-// {"error": "...", "error_description": "..."}:
+// Cache-Control: no-store, a WWW-Authenticate challenge and, by default, a JSON
+// body {"error": "...", "error_description": "..."} (see [WithErrorWriter]):
 //
 //   - no token or another scheme: 401, error "unauthorized", challenge without an
 //     error code;
@@ -51,19 +53,34 @@ var _ Verifier = (*token.Verifier)(nil)
 // All settings live in the returned closure, so several instances with different
 // options do not interfere.
 func New(v Verifier, opts ...Option) gin.HandlerFunc {
+	return NewMiddleware(v, opts...).Handler()
+}
+
+// Middleware is the bearer-token middleware with its settings: the handler that
+// guards routes, and the refusal path that handlers behind it share.
+type Middleware struct {
+	v     Verifier
+	ch    challenger
+	hook  func(c *gin.Context, err error)
+	write ErrorWriter
+}
+
+// NewMiddleware returns the middleware for v with opts applied; see [New] for what
+// its handler admits and how it refuses.
+func NewMiddleware(v Verifier, opts ...Option) *Middleware {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	ch := newChallenger(o.realm)
-	hook := o.onError
+	return &Middleware{v: v, ch: newChallenger(o.realm), hook: o.onError, write: o.write}
+}
+
+// Handler returns the gin handler that guards the routes behind it.
+func (m *Middleware) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		claims, ref := authenticate(c.Request, v)
+		claims, ref := authenticate(c.Request, m.v)
 		if ref != nil {
-			ch.refuse(c, ref)
-			if hook != nil {
-				hook(c, ref.err)
-			}
+			m.refuse(c, ref)
 			return
 		}
 		c.Request = c.Request.WithContext(token.NewContext(c.Request.Context(), claims))
@@ -72,12 +89,37 @@ func New(v Verifier, opts ...Option) gin.HandlerFunc {
 }
 
 // Refuse answers c as the middleware answers a refused token and aborts the chain:
-// 401, a WWW-Authenticate challenge for realm with error="invalid_token", and the
-// JSON body, both described by token.Reason(err). Handlers behind the middleware
-// use it when they refuse a token the middleware let through (a session too old to
-// refresh), so every refusal has one shape.
-func Refuse(c *gin.Context, realm string, err error) {
-	newChallenger(realm).refuse(c, invalidToken(err))
+// 401, the WWW-Authenticate challenge with error="invalid_token", and the body,
+// described by token.Reason(err); the error hook sees err. Handlers behind the
+// middleware use it when they refuse a token the middleware let through (a session
+// too old to refresh), so every refusal has one shape and is counted once.
+func (m *Middleware) Refuse(c *gin.Context, err error) {
+	m.refuse(c, invalidToken(err))
+}
+
+// refuse answers c with ref, aborts the chain and calls the hook.
+func (m *Middleware) refuse(c *gin.Context, ref *Refusal) {
+	c.Abort()
+	h := c.Writer.Header()
+	h.Set("WWW-Authenticate", m.ch.header(ref))
+	h.Set("Cache-Control", "no-store")
+	m.write(c, *ref)
+	if m.hook != nil {
+		m.hook(c, ref.Err)
+	}
+}
+
+// Reason returns a short label and a client-safe description for an error the
+// middleware hands its hook: "no_token" and "bad_request" for its own refusals,
+// else token.Reason's. The label set is small and fixed, safe as a metric label.
+func Reason(err error) (label, description string) {
+	switch {
+	case errors.Is(err, ErrNoToken):
+		return "no_token", noToken().Description
+	case errors.Is(err, ErrBadRequest):
+		return "bad_request", "the request is malformed"
+	}
+	return token.Reason(err)
 }
 
 // Claims returns the claims of the request's verified token, stored by [New].
@@ -99,7 +141,7 @@ func APIKey(c *gin.Context) (string, bool) {
 }
 
 // authenticate reads the bearer token of r and verifies it.
-func authenticate(r *http.Request, v Verifier) (*token.Claims, *refusal) {
+func authenticate(r *http.Request, v Verifier) (*token.Claims, *Refusal) {
 	raw, ref := bearerToken(r.Header)
 	if ref != nil {
 		return nil, ref
@@ -117,7 +159,7 @@ func authenticate(r *http.Request, v Verifier) (*token.Claims, *refusal) {
 }
 
 // bearerToken extracts the token68 of the single Authorization header in h.
-func bearerToken(h http.Header) (string, *refusal) {
+func bearerToken(h http.Header) (string, *Refusal) {
 	values := h["Authorization"]
 	switch {
 	case len(values) == 0:

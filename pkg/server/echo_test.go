@@ -232,13 +232,13 @@ func TestEchoRefused(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"no token", request{method: "POST", path: "/chat/completions", body: chatBody, ctype: json}, 401, "unauthorized"},
-		{"other path", request{method: "POST", path: "/chat/models", bearer: tok, body: chatBody, ctype: json}, 404, "not_found"},
-		{"other method", request{method: "GET", path: "/chat/completions", bearer: tok}, 405, "method_not_allowed"},
+		{"no token", request{method: "POST", path: "/chat/completions", body: chatBody, ctype: json}, 401, "invalid_token"},
+		{"other path", request{method: "POST", path: "/chat/models", bearer: tok, body: chatBody, ctype: json}, 404, "invalid_request"},
+		{"other method", request{method: "GET", path: "/chat/completions", bearer: tok}, 405, "invalid_request"},
 		{"no body", request{method: "POST", path: "/chat/completions", bearer: tok}, 400, "invalid_request"},
 		{"not JSON", request{method: "POST", path: "/chat/completions", bearer: tok, body: "hello", ctype: json}, 400, "invalid_request"},
-		{"text/plain", request{method: "POST", path: "/chat/completions", bearer: tok, body: chatBody, ctype: "text/plain"}, 415, "unsupported_media_type"},
-		{"too large", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 5000) + `"}]}`, ctype: json}, 413, "request_too_large"},
+		{"text/plain", request{method: "POST", path: "/chat/completions", bearer: tok, body: chatBody, ctype: "text/plain"}, 415, "invalid_request"},
+		{"too large", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 5000) + `"}]}`, ctype: json}, 413, "invalid_request"},
 		{"no messages", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[]}`, ctype: json}, 400, "invalid_request"},
 		{"no user message", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[{"role":"system","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
 		{"no role", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[{"content":"x"}]}`, ctype: json}, 400, "invalid_request"},

@@ -220,9 +220,41 @@ type tokenResponse struct {
 	ExpiresAt   string `json:"expires_at"`
 }
 
+// errorBody is an error answer in either dialect: the RFC 6749 shape
+// {"error", "error_description"}, or on /chat/* the OpenAI shape
+// {"error": {"message", "type", "code"}}, read into the same two fields.
 type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
+	Error       string
+	Description string
+	Type        string // the OpenAI shape's type; empty in the RFC 6749 shape
+}
+
+func decodeErrorBody(t testing.TB, body string) errorBody {
+	t.Helper()
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &probe); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", body, err)
+	}
+	if len(probe.Error) > 0 && probe.Error[0] == '{' {
+		chat := decodeJSON[struct {
+			Error struct {
+				Message string `json:"message"`
+				Type    string `json:"type"`
+				Code    string `json:"code"`
+			} `json:"error"`
+		}](t, body)
+		if chat.Error.Type == "" {
+			t.Errorf("error body %q has no type", body)
+		}
+		return errorBody{Error: chat.Error.Code, Description: chat.Error.Message, Type: chat.Error.Type}
+	}
+	rfc := decodeJSON[struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}](t, body)
+	return errorBody{Error: rfc.Error, Description: rfc.Description}
 }
 
 func decodeJSON[T any](t testing.TB, body string) T {
@@ -245,7 +277,7 @@ func wantError(t testing.TB, res response, status int, code string) errorBody {
 	if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want JSON", ct)
 	}
-	body := decodeJSON[errorBody](t, res.body)
+	body := decodeErrorBody(t, res.body)
 	if body.Error != code || body.Description == "" {
 		t.Errorf("body = %+v, want error %q with a description", body, code)
 	}

@@ -162,16 +162,11 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) 
 func (m *metrics) observeAuthFailure(logger *slog.Logger) func(c *gin.Context, err error) {
 	return func(c *gin.Context, err error) {
 		info := infoOf(c)
-		switch {
-		case errors.Is(err, ginauth.ErrNoToken):
-			info.authFailure = "no_token"
-			return
-		case errors.Is(err, ginauth.ErrBadRequest):
-			info.authFailure = "bad_request"
+		label, _ := ginauth.Reason(err)
+		info.authFailure = label
+		if errors.Is(err, ginauth.ErrNoToken) || errors.Is(err, ginauth.ErrBadRequest) {
 			return
 		}
-		label, _ := token.Reason(err)
-		info.authFailure = label
 		m.verifyFailures.WithLabelValues(label).Inc()
 		// The token package's errors never hold the token or the key.
 		logger.LogAttrs(c.Request.Context(), slog.LevelDebug, "token refused",

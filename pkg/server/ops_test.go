@@ -92,7 +92,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	}{
 		{"GET", "/nope", 404, "not_found", ""},
 		{"GET", "/healthz/", 404, "not_found", ""},
-		{"GET", "/chat", 404, "not_found", ""},
+		{"GET", "/chat", 404, "invalid_request", ""}, // the chat dialect: code invalid_request, type not_found_error
 		{"GET", "/sessions", 405, "method_not_allowed", "POST"},
 		{"DELETE", "/healthz", 405, "method_not_allowed", "GET"},
 		{"PUT", "/sessions/current", 405, "method_not_allowed", "GET"},

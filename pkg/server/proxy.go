@@ -226,7 +226,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 	claims, ok := token.FromContext(r.Context())
 	if !ok || claims.APIKey == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="jwtgate"`)
-		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no verified session")
+		writeChatError(w, http.StatusUnauthorized, codeInvalidToken, "the request carries no verified session")
 		return
 	}
 	rest := c.Param("path")
@@ -234,7 +234,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 		rest = "/"
 	}
 	if !validRest(rest) || !validEscapedPath(r.URL.EscapedPath()) {
-		writeError(w, http.StatusBadRequest, codeInvalidRequest,
+		writeChatError(w, http.StatusBadRequest, codeInvalidRequest,
 			"the chat path must not contain dot segments, empty segments, backslashes, control characters or encoded dots, slashes or percent signs")
 		return
 	}
@@ -246,14 +246,14 @@ func (p *chatProxy) handle(c *gin.Context) {
 		keyFP:   claims.APIKeyFingerprint,
 	}
 	if !p.isAllowed(call.outURL.Path) {
-		writeError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
+		writeChatError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
 		return
 	}
 	if p.maxBody > 0 {
 		if r.ContentLength > p.maxBody {
 			p.metrics.errors.WithLabelValues(upstreamTooLarge).Inc()
 			e := tooLarge(p.maxBody)
-			writeError(w, e.status, e.code, e.desc)
+			writeChatError(w, e.status, e.code, e.desc)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -386,9 +386,9 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.As(err, &maxErr):
 		status, code, desc, kind = http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge(p.maxBody).desc, upstreamTooLarge
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
-		status, code, desc, kind = http.StatusGatewayTimeout, codeGatewayTimeout, "the chat backend did not answer in time", upstreamTimeout
+		status, code, desc, kind = http.StatusGatewayTimeout, codeUpstreamTimeout, "the chat backend did not answer in time", upstreamTimeout
 	default:
-		status, code, desc, kind = http.StatusBadGateway, codeBadGateway, "the chat backend could not be reached", upstreamUnreachable
+		status, code, desc, kind = http.StatusBadGateway, codeUpstreamUnavailable, "the chat backend could not be reached", upstreamUnreachable
 	}
 	p.metrics.errors.WithLabelValues(kind).Inc()
 	attrs := []slog.Attr{
@@ -404,7 +404,7 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		level = slog.LevelInfo
 	}
 	p.logger.LogAttrs(r.Context(), level, "chat upstream request failed", attrs...)
-	writeError(w, status, code, desc)
+	writeChatError(w, status, code, desc)
 }
 
 // describeUpstreamError says what went wrong with the upstream call in words that

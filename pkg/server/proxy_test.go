@@ -229,11 +229,17 @@ func wantError(t *testing.T, resp *http.Response, body string, status int, code 
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
-	var e errorBody
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+			Code    string `json:"code"`
+		} `json:"error"`
+	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", body, err)
 	}
-	if e.Error != code || e.Description == "" {
+	if e.Error.Code != code || e.Error.Message == "" || e.Error.Type == "" {
 		t.Errorf("error body = %+v, want error %q with a description", e, code)
 	}
 	leaks := []string{testAPIKey, testSessionToken, "127.0.0.1"}
@@ -609,7 +615,7 @@ func TestProxyUpstreamUnreachable(t *testing.T) {
 	front, logs := newTestFront(t, testChatConfig(upURL))
 
 	resp, body := do(t, newChatRequest(t, t.Context(), http.MethodPost, front.URL+"/chat/completions", strings.NewReader(`{}`)))
-	wantError(t, resp, body, http.StatusBadGateway, "bad_gateway", upURL)
+	wantError(t, resp, body, http.StatusBadGateway, "upstream_unavailable", upURL)
 	if l := logs.String(); !strings.Contains(l, "chat upstream request failed") || !strings.Contains(l, token.Fingerprint(testAPIKey)) {
 		t.Errorf("log does not record the failure with the key's fingerprint:\n%s", l)
 	}
@@ -629,7 +635,7 @@ func TestProxyResponseHeaderTimeout(t *testing.T) {
 	release(t, released)
 
 	resp, body := do(t, newChatRequest(t, t.Context(), http.MethodPost, front.URL+"/chat/completions", nil))
-	wantError(t, resp, body, http.StatusGatewayTimeout, "gateway_timeout", cfg.UpstreamURL)
+	wantError(t, resp, body, http.StatusGatewayTimeout, "upstream_timeout", cfg.UpstreamURL)
 }
 
 func TestProxyMaxStreamDurationBeforeHeaders(t *testing.T) {
@@ -647,7 +653,7 @@ func TestProxyMaxStreamDurationBeforeHeaders(t *testing.T) {
 	release(t, released)
 
 	resp, body := do(t, newChatRequest(t, t.Context(), http.MethodGet, front.URL+"/chat/models", nil))
-	wantError(t, resp, body, http.StatusGatewayTimeout, "gateway_timeout", cfg.UpstreamURL)
+	wantError(t, resp, body, http.StatusGatewayTimeout, "upstream_timeout", cfg.UpstreamURL)
 }
 
 // TestProxyEndsStalledStream covers both limits on a running stream: a silent
@@ -866,7 +872,7 @@ func TestProxyAllowedPaths(t *testing.T) {
 			front, _ := newTestFront(t, cfg)
 			resp, body := do(t, newChatRequest(t, t.Context(), http.MethodPost, front.URL+tt.target, strings.NewReader("{}")))
 			if tt.want == http.StatusNotFound {
-				wantError(t, resp, body, http.StatusNotFound, "not_found", up.url)
+				wantError(t, resp, body, http.StatusNotFound, "invalid_request", up.url)
 				if n := up.count.Load(); n != 0 {
 					t.Errorf("upstream received %d requests, want none", n)
 				}
@@ -908,7 +914,7 @@ func TestProxyBodyLimit(t *testing.T) {
 			front, _ := newTestFront(t, cfg)
 			resp, body := do(t, newChatRequest(t, t.Context(), http.MethodPost, front.URL+"/chat/completions", tt.body))
 			if tt.want == http.StatusRequestEntityTooLarge {
-				wantError(t, resp, body, tt.want, "request_too_large", up.url)
+				wantError(t, resp, body, tt.want, "invalid_request", up.url)
 			} else if resp.StatusCode != tt.want {
 				t.Fatalf("status = %d (%s), want %d", resp.StatusCode, body, tt.want)
 			} else if got := up.next(t); len(got.Body) != limit {
@@ -943,7 +949,7 @@ func TestProxyBodyLimitBeforeReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, resp, string(body), http.StatusRequestEntityTooLarge, "request_too_large", up.url)
+	wantError(t, resp, string(body), http.StatusRequestEntityTooLarge, "invalid_request", up.url)
 	if n := up.count.Load(); n != 0 {
 		t.Errorf("upstream received %d requests, want none", n)
 	}

@@ -5,13 +5,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
+
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
 )
 
-// Error codes in response bodies, beyond the RFC 6750 ones of pkg/ginauth.
+// Error codes in response bodies. The RFC 6750 ones are pkg/ginauth's; the
+// chat codes are the "code" member of the OpenAI error shape jwtgate answers with
+// on /chat/* (DESIGN.md, "Errors on /chat/*"; see chaterror.go).
 const (
-	codeInvalidRequest   = "invalid_request"
+	codeInvalidRequest   = ginauth.CodeInvalidRequest
+	codeInvalidToken     = ginauth.CodeInvalidToken
 	codeInvalidAPIKey    = "invalid_api_key"
-	codeInvalidToken     = "invalid_token"
 	codeTooLarge         = "request_too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeNotFound         = "not_found"
@@ -19,17 +23,18 @@ const (
 	codeRateLimited      = "rate_limited"
 	codeNotReady         = "not_ready"
 	codeInternal         = "internal_error"
-	codeBadGateway       = "bad_gateway"
-	codeGatewayTimeout   = "gateway_timeout"
+
+	codeTokenExpired            = "token_expired"
+	codeModelNotAllowed         = "model_not_allowed"
+	codePathNotAllowed          = "path_not_allowed"
+	codeMaxOutputTokensExceeded = "max_output_tokens_exceeded"
+	codeRateLimitExceeded       = "rate_limit_exceeded"
+	codeBudgetExceeded          = "budget_exceeded"
+	codeUpstreamUnavailable     = "upstream_unavailable"
+	codeUpstreamTimeout         = "upstream_timeout"
 )
 
 const contentTypeJSON = "application/json; charset=utf-8"
-
-// errorBody is the shape of every error response.
-type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-}
 
 // apiError is a refusal on its way to the client. desc is sent as is: it must
 // never hold a token, an API key or a decoder's error text (which can quote input).
@@ -43,19 +48,23 @@ func invalidRequest(desc string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, desc: desc}
 }
 
-// respondError writes e as JSON and aborts the gin chain.
+// respondError writes e in the error dialect of the request's route (the OpenAI
+// shape on /chat/*, the RFC 6749 shape everywhere else) and aborts the gin chain.
 func respondError(c *gin.Context, e *apiError) {
 	c.Abort()
+	if isChatPath(c.Request.URL.Path) {
+		writeChatError(c.Writer, e.status, e.code, e.desc)
+		return
+	}
 	writeError(c.Writer, e.status, e.code, e.desc)
 }
 
-// writeError writes the JSON error body with status to any ResponseWriter, for
-// code outside gin (the error path of the reverse proxy). Error responses are
-// never cached.
+// writeError writes the RFC 6749 JSON error body with status to any
+// ResponseWriter; the one writer is pkg/ginauth's, so the middleware's refusals
+// and the server's errors share their shape and headers. Error responses are never
+// cached.
 func writeError(w http.ResponseWriter, status int, code, desc string) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	writeJSON(w, status, errorBody{Error: code, Description: desc})
+	ginauth.WriteError(w, status, code, desc)
 }
 
 // respondJSON writes v as JSON with status.

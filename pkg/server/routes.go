@@ -16,7 +16,8 @@ type routeDeps struct {
 	jwks     gin.HandlerFunc
 	sessions sessionDeps
 	limit    gin.HandlerFunc // rate limit for POST /sessions; nil: none
-	auth     gin.HandlerFunc // the bearer-token middleware
+	auth     gin.HandlerFunc // the bearer-token middleware of /sessions/*
+	chatAuth gin.HandlerFunc // the same for /chat/*, answering in the OpenAI error shape
 	chat     gin.HandlerFunc // reverse proxy or echo backend
 }
 
@@ -35,8 +36,7 @@ func addRoutes(r *gin.Engine, d routeDeps) {
 	}
 	r.POST("/sessions", create...)
 
-	authed := r.Group("/", d.auth)
-	authed.GET("/sessions/current", handleCurrentSession(d.logger))
-	authed.POST("/sessions/refresh", handleRefreshSession(d.sessions))
-	authed.Any("/chat/*path", d.chat)
+	r.GET("/sessions/current", d.auth, handleCurrentSession(d.logger))
+	r.POST("/sessions/refresh", d.auth, handleRefreshSession(d.sessions))
+	r.Any("/chat/*path", d.chatAuth, d.chat)
 }

@@ -168,13 +168,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	r.NoRoute(handleNoRoute)
 	r.NoMethod(handleNoMethod)
 
+	hook := ginauth.WithErrorHook(m.observeAuthFailure(logger))
+	auth := ginauth.NewMiddleware(currentVerifier{s}, hook)
 	rd := routeDeps{
 		version:  d.Version,
 		ready:    &s.ready,
 		logger:   logger,
 		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
-		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes},
-		auth:     ginauth.New(currentVerifier{s}, ginauth.WithErrorHook(m.observeAuthFailure(logger))),
+		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth},
+		auth:     auth.Handler(),
+		chatAuth: ginauth.New(currentVerifier{s}, hook, ginauth.WithErrorWriter(writeChatRefusal)),
 		chat:     chat,
 	}
 	if cfg.PublicMetrics {

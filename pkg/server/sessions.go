@@ -29,6 +29,7 @@ type sessionDeps struct {
 	metrics *metrics
 	logger  *slog.Logger
 	maxBody int64
+	auth    *ginauth.Middleware // refuses a token the middleware let through
 }
 
 // createSessionRequest is the optional body of POST /sessions. Pointers tell an
@@ -201,7 +202,7 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		}
 		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
 		if errors.Is(err, token.ErrSessionTooOld) {
-			ginauth.Refuse(c, ginauth.DefaultRealm, err)
+			d.auth.Refuse(c, err)
 			return
 		}
 		if err != nil {
