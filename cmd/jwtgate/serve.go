@@ -216,11 +216,12 @@ func closeAll(servers []*http.Server) {
 func serverConfig(cfg config.Config) server.Config {
 	c := cfg.Chat
 	return server.Config{
-		MaxBodyBytes:      cfg.Server.MaxBodyBytes,
-		AllowedAPIKeys:    allowedKeys(cfg),
-		SessionsPerMinute: cfg.RateLimit.SessionsPerMinute,
-		Burst:             cfg.RateLimit.Burst,
-		TrustedProxies:    cfg.Server.TrustedProxies,
+		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
+		AllowedAPIKeys:     allowedKeys(cfg),
+		SessionsPerMinute:  cfg.RateLimit.SessionsPerMinute,
+		Burst:              cfg.RateLimit.Burst,
+		RefreshesPerMinute: cfg.RateLimit.RefreshesPerMinute,
+		TrustedProxies:     cfg.Server.TrustedProxies,
 		// With metrics.addr set, /metrics has a listener of its own (see serve).
 		PublicMetrics: cfg.Metrics.Enabled && cfg.Metrics.Addr == "",
 		JWKSMaxAge:    cfg.JWT.JWKSMaxAge,

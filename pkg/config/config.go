@@ -171,13 +171,17 @@ type Chat struct {
 	AllowSetCookie bool `mapstructure:"allow_set_cookie"`
 }
 
-// RateLimit configures rate limiting of POST /sessions.
+// RateLimit configures rate limiting of POST /sessions and POST /sessions/refresh.
 type RateLimit struct {
 	// SessionsPerMinute is rate_limit.sessions_per_minute, the POST /sessions
 	// requests allowed per client address per minute (default 60; 0: off).
 	SessionsPerMinute int `mapstructure:"sessions_per_minute"`
 	// Burst is rate_limit.burst (default 10).
 	Burst int `mapstructure:"burst"`
+	// RefreshesPerMinute is rate_limit.refreshes_per_minute, the POST
+	// /sessions/refresh requests allowed per session per minute, a minute's worth
+	// at once (default 6; 0: off). It keeps one token from minting tokens in bulk.
+	RefreshesPerMinute int `mapstructure:"refreshes_per_minute"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -231,7 +235,7 @@ func Default() Config {
 			MaxStreamDuration:     10 * time.Minute,
 			MaxBodyBytes:          1 << 20,
 		},
-		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10},
+		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10, RefreshesPerMinute: 6},
 		Metrics:   Metrics{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},
 	}

@@ -79,6 +79,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Group("rate_limit",
 			slog.Int("sessions_per_minute", c.RateLimit.SessionsPerMinute),
 			slog.Int("burst", c.RateLimit.Burst),
+			slog.Int("refreshes_per_minute", c.RateLimit.RefreshesPerMinute),
 		),
 		slog.Group("metrics",
 			slog.Bool("enabled", c.Metrics.Enabled),

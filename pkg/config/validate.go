@@ -306,6 +306,9 @@ func (r RateLimit) validate(p *problems) {
 	if r.SessionsPerMinute < 0 {
 		p.add("rate_limit.sessions_per_minute", "must not be negative (0 turns rate limiting off), got %d", r.SessionsPerMinute)
 	}
+	if r.RefreshesPerMinute < 0 {
+		p.add("rate_limit.refreshes_per_minute", "must not be negative (0 turns the limit off), got %d", r.RefreshesPerMinute)
+	}
 	if r.Burst < 1 {
 		p.add("rate_limit.burst", "must be at least 1, got %d", r.Burst)
 	}

@@ -16,6 +16,9 @@ type Config struct {
 	// Burst is the rate limiter's burst: how many sessions a client may open at
 	// once before the per-minute rate applies (at least 1).
 	Burst int
+	// RefreshesPerMinute rate-limits POST /sessions/refresh per session (0: off):
+	// a minute's worth at once, then one every 60/RefreshesPerMinute seconds.
+	RefreshesPerMinute int
 	// TrustedProxies are the addresses or CIDR ranges of the proxies in front of
 	// the server. Only a request whose peer is one of them has its
 	// X-Forwarded-For believed when finding the client address (which the rate

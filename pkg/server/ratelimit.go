@@ -12,6 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
 )
 
 // rateLimitClients bounds how many client addresses the limiter remembers, and
@@ -21,30 +23,27 @@ import (
 // starts again with a full one, which only errs on the side of letting it in.
 const rateLimitClients = 10_000
 
-// rateLimiter limits requests per client address with a token bucket each.
-type rateLimiter struct {
+// rateLimiter limits requests per key (a client address, a session) with a token
+// bucket each.
+type rateLimiter[K comparable] struct {
 	limit   rate.Limit
 	burst   int
-	clients *lru.Cache[netip.Addr, *rate.Limiter]
+	clients *lru.Cache[K, *rate.Limiter]
 	now     func() time.Time
 }
 
-// newRateLimiter allows perMinute requests a minute per client, in bursts of up
-// to burst (at least 1). perMinute 0 means no limit: it returns nil.
-func newRateLimiter(perMinute, burst int) (*rateLimiter, error) {
-	return newRateLimiterSize(perMinute, burst, rateLimitClients)
-}
-
-// newRateLimiterSize is newRateLimiter remembering at most size clients.
-func newRateLimiterSize(perMinute, burst, size int) (*rateLimiter, error) {
+// newRateLimiter allows perMinute requests a minute per key, in bursts of up to
+// burst (at least 1), remembering at most size keys. perMinute 0 means no limit:
+// it returns nil.
+func newRateLimiter[K comparable](perMinute, burst, size int) (*rateLimiter[K], error) {
 	if perMinute <= 0 {
 		return nil, nil
 	}
-	clients, err := lru.New[netip.Addr, *rate.Limiter](size)
+	clients, err := lru.New[K, *rate.Limiter](size)
 	if err != nil {
 		return nil, fmt.Errorf("building the rate limiter: %w", err)
 	}
-	return &rateLimiter{
+	return &rateLimiter[K]{
 		limit:   rate.Limit(float64(perMinute) / 60),
 		burst:   max(burst, 1),
 		clients: clients,
@@ -52,7 +51,7 @@ func newRateLimiterSize(perMinute, burst, size int) (*rateLimiter, error) {
 	}, nil
 }
 
-// middleware answers 429 with Retry-After once a client is over its rate.
+// perClient limits POST /sessions per client address.
 //
 // The client is gin's ClientIP: the connection's peer address, unless the peer
 // is one of Config.TrustedProxies, in which case X-Forwarded-For names the
@@ -60,29 +59,48 @@ func newRateLimiterSize(perMinute, burst, size int) (*rateLimiter, error) {
 // cannot forge its way around the limit with that header: from anyone else it
 // is ignored. Behind an untrusted proxy, all clients share the proxy's budget.
 // IPv6 clients are grouped by /64, the block one host usually holds.
-func (rl *rateLimiter) middleware() gin.HandlerFunc {
+func perClient(rl *rateLimiter[netip.Addr]) gin.HandlerFunc {
+	return func(c *gin.Context) { rl.admit(c, clientAddr(c.ClientIP())) }
+}
+
+// perSession limits POST /sessions/refresh per session (the sid claim, which
+// refreshed tokens share), so that one token cannot mint tokens in bulk. It runs
+// behind the bearer middleware; a request without claims is left to the handler,
+// which refuses it.
+func perSession(rl *rateLimiter[string]) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		lim := rl.limiterFor(clientAddr(c.ClientIP()))
-		now := rl.now()
-		r := lim.ReserveN(now, 1)
-		delay := r.DelayFrom(now)
-		if delay == 0 {
+		claims, ok := ginauth.Claims(c)
+		if !ok {
 			c.Next()
 			return
 		}
-		r.CancelAt(now) // a refused request spends nothing
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
-		respondError(c, &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-			desc: "too many requests; retry later"})
+		rl.admit(c, claims.SessionID)
 	}
 }
 
-func (rl *rateLimiter) limiterFor(a netip.Addr) *rate.Limiter {
-	if lim, ok := rl.clients.Get(a); ok {
+// admit lets c through while key is within its rate, and answers 429 with
+// Retry-After once it is over.
+func (rl *rateLimiter[K]) admit(c *gin.Context, key K) {
+	lim := rl.limiterFor(key)
+	now := rl.now()
+	r := lim.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay == 0 {
+		c.Next()
+		return
+	}
+	r.CancelAt(now) // a refused request spends nothing
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+	respondError(c, &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
+		desc: "too many requests; retry later"})
+}
+
+func (rl *rateLimiter[K]) limiterFor(k K) *rate.Limiter {
+	if lim, ok := rl.clients.Get(k); ok {
 		return lim
 	}
 	lim := rate.NewLimiter(rl.limit, rl.burst)
-	if prev, ok, _ := rl.clients.PeekOrAdd(a, lim); ok {
+	if prev, ok, _ := rl.clients.PeekOrAdd(k, lim); ok {
 		return prev
 	}
 	return lim

@@ -1,13 +1,20 @@
 package server
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // allow reports whether one more request from addr passes the limiter at now.
-func allow(rl *rateLimiter, addr string, now time.Time) bool {
+func allow(rl *rateLimiter[netip.Addr], addr string, now time.Time) bool {
 	r := rl.limiterFor(clientAddr(addr)).ReserveN(now, 1)
 	if r.DelayFrom(now) == 0 {
 		return true
@@ -21,7 +28,7 @@ func allow(rl *rateLimiter, addr string, now time.Time) bool {
 // forgotten client starts again with a full bucket.
 func TestRateLimiterMemoryBounded(t *testing.T) {
 	const size = 3
-	rl, err := newRateLimiterSize(1, 1, size)
+	rl, err := newRateLimiter[netip.Addr](1, 1, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +76,7 @@ func TestRateLimiterMemoryBounded(t *testing.T) {
 
 func TestRateLimiterOff(t *testing.T) {
 	for _, perMinute := range []int{0, -1} {
-		rl, err := newRateLimiter(perMinute, 10)
+		rl, err := newRateLimiter[netip.Addr](perMinute, 10, rateLimitClients)
 		if rl != nil || err != nil {
 			t.Errorf("newRateLimiter(%d) = %v, %v; want nil, nil (no limit)", perMinute, rl, err)
 		}
@@ -93,5 +100,67 @@ func TestClientAddr(t *testing.T) {
 		if got := clientAddr(tt.in).String(); got != tt.want {
 			t.Errorf("clientAddr(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRefreshRateLimited checks that POST /sessions/refresh is limited per
+// session: refreshed tokens share their session's budget, another session has its
+// own, and a refused refresh mints nothing.
+func TestRefreshRateLimited(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	key, err := token.NewHMACKey("k", token.HS256, []byte("0123456789abcdef0123456789abcdef-refresh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := token.NewKeySet("", []*token.Key{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := token.NewIssuer(ks, "iss", "aud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := token.NewVerifier(ks, "iss", "aud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{SessionsPerMinute: 0, RefreshesPerMinute: 2}, Deps{Issuer: iss, Verifier: ver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func() string {
+		t.Helper()
+		is, err := iss.Issue(t.Context(), token.Params{APIKey: "sk-refresh-test-key"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return is.Token
+	}
+	refresh := func(tok string) (int, string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/sessions/refresh", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body.AccessToken
+	}
+	first := issue()
+	code, second := refresh(first)
+	if code != http.StatusOK {
+		t.Fatalf("first refresh = %d, want 200", code)
+	}
+	// The refreshed token is the same session: it spends the same budget.
+	if code, _ := refresh(second); code != http.StatusOK {
+		t.Fatalf("refresh with the refreshed token = %d, want 200 (the second of two)", code)
+	}
+	if code, tok := refresh(first); code != http.StatusTooManyRequests || tok != "" {
+		t.Fatalf("refresh with the first token = %d (token %v), want 429 and no token", code, tok != "")
+	}
+	if code, _ := refresh(issue()); code != http.StatusOK {
+		t.Errorf("another session's refresh = %d, want 200", code)
 	}
 }

@@ -16,9 +16,11 @@ type routeDeps struct {
 	jwks     gin.HandlerFunc
 	sessions sessionDeps
 	limit    gin.HandlerFunc // rate limit for POST /sessions; nil: none
-	auth     gin.HandlerFunc // the bearer-token middleware of /sessions/*
-	chatAuth gin.HandlerFunc // the same for /chat/*, answering in the OpenAI error shape
-	chat     gin.HandlerFunc // reverse proxy or echo backend
+	// refreshLimit is the per-session rate limit of POST /sessions/refresh; nil: none.
+	refreshLimit gin.HandlerFunc
+	auth         gin.HandlerFunc // the bearer-token middleware of /sessions/*
+	chatAuth     gin.HandlerFunc // the same for /chat/*, answering in the OpenAI error shape
+	chat         gin.HandlerFunc // reverse proxy or echo backend
 }
 
 // addRoutes is jwtgate's whole HTTP API surface (DESIGN.md, "HTTP API").
@@ -37,6 +39,11 @@ func addRoutes(r *gin.Engine, d routeDeps) {
 	r.POST("/sessions", create...)
 
 	r.GET("/sessions/current", d.auth, handleCurrentSession(d.logger))
-	r.POST("/sessions/refresh", d.auth, handleRefreshSession(d.sessions))
+	refresh := []gin.HandlerFunc{d.auth, handleRefreshSession(d.sessions)}
+	if d.refreshLimit != nil {
+		// Behind the middleware: the limit is keyed by the verified session.
+		refresh = []gin.HandlerFunc{d.auth, d.refreshLimit, refresh[1]}
+	}
+	r.POST("/sessions/refresh", refresh...)
 	r.Any("/chat/*path", d.chatAuth, d.chat)
 }

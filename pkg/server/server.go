@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -142,7 +143,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := newRateLimiter(cfg.SessionsPerMinute, cfg.Burst)
+	limiter, err := newRateLimiter[netip.Addr](cfg.SessionsPerMinute, cfg.Burst, rateLimitClients)
+	if err != nil {
+		return nil, err
+	}
+	refreshes, err := newRateLimiter[string](cfg.RefreshesPerMinute, cfg.RefreshesPerMinute, rateLimitClients)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +188,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.PublicMetrics {
 		rd.metrics = handleMetrics(reg, logger)
 	}
+	if refreshes != nil {
+		rd.refreshLimit = perSession(refreshes)
+	}
 	if limiter != nil {
-		rd.limit = limiter.middleware()
+		rd.limit = perClient(limiter)
 	}
 	addRoutes(r, rd)
 	s.h = r
