@@ -803,6 +803,12 @@ func TestProxyRefusesEscapingPaths(t *testing.T) {
 		{"encoded NUL", "/chat/a%00b"},
 		{"encoded newline", "/chat/a%0d%0aX-Injected:%201"},
 		{"encoded DEL", "/chat/a%7f"},
+		{"three dots", "/chat/.../x"},
+		{"dot dot space", "/chat/..%20/x"},
+		{"space dot dot", "/chat/%20../x"},
+		{"dot dot tab", "/chat/..%09/x"},
+		{"dot dot no-break space", "/chat/..%C2%A0/x"},
+		{"dot space dot", "/chat/.%20./x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -815,11 +821,11 @@ func TestProxyRefusesEscapingPaths(t *testing.T) {
 	}
 
 	// The same harness does forward a clean path.
-	resp, body := rawGet(t, front, "/chat/a/b.c/..d?q=%2e")
+	resp, body := rawGet(t, front, "/chat/a/b.c/..d/a%20b/%20?q=%2e")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("clean path: status %d (%s), want 200", resp.StatusCode, body)
 	}
-	if got := up.next(t); got.Path != "/v1/a/b.c/..d" || got.RawQuery != "q=%2e" {
+	if got := up.next(t); got.Path != "/v1/a/b.c/..d/a b/ " || got.RawQuery != "q=%2e" {
 		t.Errorf("clean path reached the upstream as %q ? %q", got.Path, got.RawQuery)
 	}
 }
