@@ -1,0 +1,349 @@
+package dpop
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The accepted algorithms, by their canonical names.
+const (
+	algES256 = "ES256"
+	algEdDSA = "EdDSA"
+	algRS256 = "RS256"
+)
+
+// canonicalAlg returns the canonical name of an accepted JWS algorithm, or "" for
+// any other: none, the HMAC algorithms (a verifier holds no secret shared with the
+// client, and an HMAC "keyed" by the public jwk proves nothing) and everything else.
+// Names are case-sensitive (RFC 7515 section 4.1.1). Ed25519 is RFC 9864's
+// fully-specified name for EdDSA over Ed25519, the only EdDSA curve accepted.
+func canonicalAlg(alg string) string {
+	switch alg {
+	case "ES256":
+		return algES256
+	case "EdDSA", "Ed25519":
+		return algEdDSA
+	case "RS256":
+		return algRS256
+	}
+	return ""
+}
+
+// signingMethod returns golang-jwt's method for a canonical algorithm name.
+func signingMethod(alg string) jwt.SigningMethod {
+	switch alg {
+	case algES256:
+		return jwt.SigningMethodES256 // JOSE r||s, 64 bytes; DER is refused
+	case algEdDSA:
+		return jwt.SigningMethodEdDSA
+	default:
+		return jwt.SigningMethodRS256
+	}
+}
+
+// Verifier checks DPoP proofs (RFC 9449 section 4.3). It is safe for concurrent use.
+//
+// A proof is accepted when it is a compact JWS of at most [MaxProofSize] bytes,
+// canonical base64url, with a header of typ dpop+jwt, alg ES256, EdDSA (or Ed25519)
+// or RS256, and a jwk holding only the public members of a key of that algorithm
+// (P-256, Ed25519, or RSA of 2048 to 4096 bits); no crit parameter (no extension is
+// understood), other header parameters ignored as RFC 7515 says; a signature that
+// verifies with the jwk; claims jti (1 to [MaxJTILen] bytes), htm equal to the
+// request method, htu equal to the request URI once both are normalised (see
+// htu.go), iat from the leeway before now back to max age plus leeway before now,
+// ath the base64url SHA-256 of the access token when there is one, and a current
+// nonce when nonces are required; and, last, when its jti has not been seen with
+// the same key within the window. Duplicate JSON member names are refused anywhere,
+// so no two parsers can read one proof two ways.
+type Verifier struct {
+	o options
+}
+
+// NewVerifier returns a Verifier; see [WithMaxAge], [WithLeeway], [WithClock],
+// [WithReplayCache] and [WithNonces].
+func NewVerifier(opts ...Option) (*Verifier, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.now == nil:
+		return nil, errors.New("creating DPoP verifier: clock must not be nil")
+	case o.maxAge <= 0:
+		return nil, errors.New("creating DPoP verifier: max age must be positive")
+	case o.leeway < 0:
+		return nil, errors.New("creating DPoP verifier: leeway must not be negative")
+	}
+	if o.replay == nil {
+		c, err := NewReplayCache(DefaultReplayCacheSize)
+		if err != nil {
+			return nil, fmt.Errorf("creating DPoP verifier: %w", err)
+		}
+		o.replay = c
+	}
+	return &Verifier{o: o}, nil
+}
+
+// Nonces returns the nonce source the verifier requires nonces from, or nil when it
+// requires none; the caller asks it for the DPoP-Nonce header value.
+func (v *Verifier) Nonces() *NonceSource { return v.o.nonces }
+
+// Request describes the HTTP request a proof came with, as the server received it.
+type Request struct {
+	// Method is the request method, compared with htm exactly (methods are
+	// case-sensitive).
+	Method string
+	// URL is the URI the client addressed: Scheme, Host (with the port, if any)
+	// and the path (EscapedPath) are compared with htu; the query, fragment and
+	// userinfo are ignored. Behind a TLS-terminating proxy the caller sets Scheme
+	// and Host from X-Forwarded-Proto and X-Forwarded-Host only when the proxy is
+	// trusted; this package cannot tell.
+	URL *url.URL
+	// AccessToken is the token the request presents (Authorization: DPoP), whose
+	// SHA-256 the proof's ath must hold. Empty when there is none, as at POST
+	// /sessions: ath is then not required and not looked at.
+	AccessToken string
+	// JKT, when not empty, is the thumbprint the proof's key must have: a bound
+	// token's cnf.jkt. A proof by another key is refused with [ErrProofBinding]
+	// before it is recorded in the replay cache. Empty: not checked here (the
+	// caller compares [Result.JKT] itself, with [EqualThumbprint]).
+	JKT string
+	// Now is the instant to check iat, the nonce and the replay cache against;
+	// the zero time means the verifier's clock ([WithClock], else time.Now).
+	Now time.Time
+}
+
+// Result is what an accepted proof tells.
+type Result struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the proof's key, for cnf.jkt.
+	JKT string
+	// JTI is the proof's jti, unique per key within the window.
+	JTI string
+	// IssuedAt is the proof's iat.
+	IssuedAt time.Time
+	// Alg is the proof's algorithm by its canonical name: ES256, EdDSA (for
+	// EdDSA and Ed25519 alike) or RS256.
+	Alg string
+}
+
+// Verify checks proof, the value of a DPoP header, against req, and records its
+// jti in the replay cache once every other check has passed. Every error wraps
+// exactly one of the ErrProof sentinels or [ErrReplayCacheFull], and none contains
+// the proof, the token or the key.
+func (v *Verifier) Verify(proof string, req Request) (Result, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = v.o.now()
+	}
+	p, err := parseProof(proof)
+	if err != nil {
+		return Result{}, err
+	}
+	iat, err := v.checkClaims(&p.claims, req, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if req.JKT != "" && !EqualThumbprint(p.key.jkt, req.JKT) {
+		return Result{}, ErrProofBinding
+	}
+	// The cheap checks come first, so a proof refused anyway costs no signature
+	// verification.
+	if err := signingMethod(p.alg).Verify(p.signingInput, p.sig, p.key.key); err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrProofSignature, err)
+	}
+	// The proof cannot pass the iat check after this instant, so it need not be
+	// remembered longer.
+	expires := iat.Add(v.o.maxAge + v.o.leeway)
+	if err := v.o.replay.record(p.key.jkt, *p.claims.JTI, expires, now); err != nil {
+		return Result{}, err
+	}
+	return Result{JKT: p.key.jkt, JTI: *p.claims.JTI, IssuedAt: iat, Alg: p.alg}, nil
+}
+
+// checkClaims checks the claims against the request and returns iat.
+func (v *Verifier) checkClaims(c *wireClaims, req Request, now time.Time) (time.Time, error) {
+	if c.JTI == nil || *c.JTI == "" || len(*c.JTI) > MaxJTILen {
+		return time.Time{}, fmt.Errorf("%w: want 1 to %d bytes", ErrProofJTI, MaxJTILen)
+	}
+	if c.HTM == nil || *c.HTM != req.Method {
+		return time.Time{}, ErrProofMethod
+	}
+	if c.HTU == nil {
+		return time.Time{}, fmt.Errorf("%w: htu is missing", ErrProofURI)
+	}
+	htu, err := normalizeHTU(*c.HTU)
+	if err != nil {
+		return time.Time{}, err
+	}
+	target, err := normalizeRequestURI(req.URL)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if htu != target {
+		return time.Time{}, ErrProofURI
+	}
+	iat, err := v.checkIAT(c.IAT, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if req.AccessToken != "" {
+		if c.ATH == nil {
+			return time.Time{}, fmt.Errorf("%w: ath is required with an access token", ErrProofATH)
+		}
+		want := sha256.Sum256([]byte(req.AccessToken))
+		var got [sha256.Size]byte
+		if !decodeFixed(got[:], *c.ATH) || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return time.Time{}, ErrProofATH
+		}
+	}
+	if v.o.nonces != nil && (c.Nonce == nil || !v.o.nonces.Valid(*c.Nonce, now)) {
+		return time.Time{}, ErrProofNonce
+	}
+	return iat, nil
+}
+
+// maxNumericDate is the last second of year 9999: later iat values are refused
+// before they can overflow a time.Duration sum.
+const maxNumericDate = 253402300799
+
+// checkIAT converts iat (a NumericDate, fractions allowed by RFC 7519) and checks
+// that now lies within [iat-leeway, iat+maxAge+leeway].
+func (v *Verifier) checkIAT(f *float64, now time.Time) (time.Time, error) {
+	if f == nil {
+		return time.Time{}, fmt.Errorf("%w: iat is missing", ErrProofIAT)
+	}
+	if !(*f > 0 && *f <= maxNumericDate) {
+		return time.Time{}, fmt.Errorf("%w: iat is out of range", ErrProofIAT)
+	}
+	sec := math.Floor(*f)
+	iat := time.Unix(int64(sec), int64((*f-sec)*1e9))
+	if iat.After(now.Add(v.o.leeway)) {
+		return time.Time{}, fmt.Errorf("%w: issued in the future", ErrProofIAT)
+	}
+	if now.After(iat.Add(v.o.maxAge + v.o.leeway)) {
+		return time.Time{}, fmt.Errorf("%w: too old", ErrProofIAT)
+	}
+	return iat, nil
+}
+
+// parsedProof is a proof whose header and claims decoded and whose key is checked,
+// not yet its signature.
+type parsedProof struct {
+	alg          string // canonical
+	key          publicKey
+	signingInput string
+	sig          []byte
+	claims       wireClaims
+}
+
+// wireHeader is the JOSE header. Members other than these are ignored (RFC 7515
+// section 4): kid, x5c and the like name no key this package would use instead.
+type wireHeader struct {
+	Typ  *string        `json:"typ"`
+	Alg  *string        `json:"alg"`
+	JWK  *wireJWK       `json:"jwk"`
+	Crit jsontext.Value `json:"crit"`
+}
+
+// wireClaims are the proof's claims (RFC 9449 section 4.2); others are ignored.
+type wireClaims struct {
+	JTI   *string  `json:"jti"`
+	HTM   *string  `json:"htm"`
+	HTU   *string  `json:"htu"`
+	IAT   *float64 `json:"iat"`
+	ATH   *string  `json:"ath"`
+	Nonce *string  `json:"nonce"`
+}
+
+// parseProof splits and decodes proof and checks its header and key.
+func parseProof(proof string) (parsedProof, error) {
+	if len(proof) > MaxProofSize {
+		return parsedProof{}, fmt.Errorf("%w: over %d bytes", ErrProofMalformed, MaxProofSize)
+	}
+	if !compactChars(proof) {
+		return parsedProof{}, fmt.Errorf("%w: only base64url characters and dots are allowed", ErrProofMalformed)
+	}
+	dot1 := strings.IndexByte(proof, '.')
+	dot2 := strings.LastIndexByte(proof, '.')
+	if dot1 <= 0 || dot2 <= dot1+1 || dot2 == len(proof)-1 || strings.IndexByte(proof[dot1+1:dot2], '.') >= 0 {
+		return parsedProof{}, fmt.Errorf("%w: want three non-empty dot-separated parts", ErrProofMalformed)
+	}
+
+	hb, err := b64.DecodeString(proof[:dot1])
+	if err != nil {
+		return parsedProof{}, fmt.Errorf("%w: header is not base64url", ErrProofMalformed)
+	}
+	var h wireHeader
+	// Duplicate member names and invalid UTF-8 are refused (this decoder's
+	// defaults), and names match case-sensitively as JOSE wants.
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return parsedProof{}, fmt.Errorf("%w: header is not a JSON object of the expected members", ErrProofMalformed)
+	}
+	if h.Crit != nil {
+		return parsedProof{}, ErrProofHeader
+	}
+	if h.Typ == nil || !dpopTyp(*h.Typ) {
+		return parsedProof{}, ErrProofTyp
+	}
+	if h.Alg == nil {
+		return parsedProof{}, fmt.Errorf("%w: alg is missing", ErrProofAlg)
+	}
+	alg := canonicalAlg(*h.Alg)
+	if alg == "" {
+		return parsedProof{}, fmt.Errorf("%w: want one of %s", ErrProofAlg, Algorithms)
+	}
+	if h.JWK == nil {
+		return parsedProof{}, fmt.Errorf("%w: jwk is missing", ErrProofKey)
+	}
+	key, err := parseJWK(h.JWK, alg)
+	if err != nil {
+		return parsedProof{}, err
+	}
+
+	pb, err := b64.DecodeString(proof[dot1+1 : dot2])
+	if err != nil {
+		return parsedProof{}, fmt.Errorf("%w: payload is not base64url", ErrProofMalformed)
+	}
+	p := parsedProof{alg: alg, key: key, signingInput: proof[:dot2]}
+	if err := json.Unmarshal(pb, &p.claims); err != nil {
+		return parsedProof{}, fmt.Errorf("%w: payload is not a JSON object of the expected claims", ErrProofMalformed)
+	}
+	if p.sig, err = b64.DecodeString(proof[dot2+1:]); err != nil {
+		return parsedProof{}, fmt.Errorf("%w: signature is not base64url", ErrProofMalformed)
+	}
+	return p, nil
+}
+
+// dpopTyp reports whether typ names the media type application/dpop+jwt: media
+// types are case-insensitive and the application/ prefix may be left out (RFC 7515
+// section 4.1.9), so all of these are the same value.
+func dpopTyp(typ string) bool {
+	const prefix = "application/"
+	if len(typ) > len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
+		typ = typ[len(prefix):]
+	}
+	return strings.EqualFold(typ, "dpop+jwt")
+}
+
+// compactChars reports whether s holds only the base64url alphabet and dots.
+// Strict base64 decoding skips CR and LF, so without this check a line break in a
+// segment would make another spelling of the same proof.
+func compactChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
