@@ -114,8 +114,11 @@ func parseRSA(w *wireJWK) (publicKey, error) {
 	if w.Kty != "RSA" {
 		return publicKey{}, fmt.Errorf("%w: RS256 needs an RSA key", ErrProofKey)
 	}
-	if len(w.N) > b64.EncodedLen(maxRSABits/8) || len(w.E) > b64.EncodedLen(4) {
+	if len(w.N) > b64.EncodedLen(maxRSABits/8) {
 		return publicKey{}, fmt.Errorf("%w: RSA key over %d bits", ErrProofKey, maxRSABits)
+	}
+	if len(w.E) > b64.EncodedLen(4) {
+		return publicKey{}, fmt.Errorf("%w: e must be odd, from 3 to 2^31-1", ErrProofKey)
 	}
 	n, err := b64.DecodeString(w.N)
 	if err != nil || len(n) == 0 || n[0] == 0 || len(w.N) != b64.EncodedLen(len(n)) {
