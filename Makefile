@@ -27,7 +27,8 @@ INDEXDB     := golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
 # package's testdata/fuzz/<FuzzName>/ and from then on run as regression tests.
 FUZZTIME    ?=
 FUZZ_TARGETS := ./pkg/token:FuzzVerify:50000x ./pkg/ginauth:FuzzAuthorizationHeader:20000x \
-                ./pkg/server:FuzzCreateSession:4000x ./pkg/config:FuzzLoad:4000x
+                ./pkg/server:FuzzCreateSession:4000x ./pkg/config:FuzzLoad:4000x \
+                ./pkg/dpop:FuzzDPoPProof:20000x
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-go test-interop bench lint fmt clean fuzz
