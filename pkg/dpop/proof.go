@@ -164,24 +164,24 @@ func (v *Verifier) Verify(proof string, req Request) (Result, error) {
 	// The proof cannot pass the iat check after this instant, so it need not be
 	// remembered longer.
 	expires := iat.Add(v.o.maxAge + v.o.leeway)
-	if err := v.o.replay.record(p.key.jkt, *p.claims.JTI, expires, now); err != nil {
+	if err := v.o.replay.record(p.key.jkt, p.claims.JTI, expires, now); err != nil {
 		return Result{}, err
 	}
-	return Result{JKT: p.key.jkt, JTI: *p.claims.JTI, IssuedAt: iat, Alg: p.alg}, nil
+	return Result{JKT: p.key.jkt, JTI: p.claims.JTI, IssuedAt: iat, Alg: p.alg}, nil
 }
 
 // checkClaims checks the claims against the request and returns iat.
 func (v *Verifier) checkClaims(c *wireClaims, req Request, now time.Time) (time.Time, error) {
-	if c.JTI == nil || *c.JTI == "" || len(*c.JTI) > MaxJTILen {
+	if c.JTI == "" || len(c.JTI) > MaxJTILen {
 		return time.Time{}, fmt.Errorf("%w: want 1 to %d bytes", ErrProofJTI, MaxJTILen)
 	}
-	if c.HTM == nil || *c.HTM != req.Method {
+	if c.HTM == "" || c.HTM != req.Method {
 		return time.Time{}, ErrProofMethod
 	}
-	if c.HTU == nil {
+	if c.HTU == "" {
 		return time.Time{}, fmt.Errorf("%w: htu is missing", ErrProofURI)
 	}
-	htu, err := normalizeHTU(*c.HTU)
+	htu, err := normalizeHTU(c.HTU)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -197,16 +197,16 @@ func (v *Verifier) checkClaims(c *wireClaims, req Request, now time.Time) (time.
 		return time.Time{}, err
 	}
 	if req.AccessToken != "" {
-		if c.ATH == nil {
+		if c.ATH == "" {
 			return time.Time{}, fmt.Errorf("%w: ath is required with an access token", ErrProofATH)
 		}
 		want := sha256.Sum256([]byte(req.AccessToken))
 		var got [sha256.Size]byte
-		if !decodeFixed(got[:], *c.ATH) || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		if !decodeFixed(got[:], c.ATH) || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			return time.Time{}, ErrProofATH
 		}
 	}
-	if v.o.nonces != nil && (c.Nonce == nil || !v.o.nonces.Valid(*c.Nonce, now)) {
+	if v.o.nonces != nil && (c.Nonce == "" || !v.o.nonces.Valid(c.Nonce, now)) {
 		return time.Time{}, ErrProofNonce
 	}
 	return iat, nil
@@ -218,15 +218,15 @@ const maxNumericDate = 253402300799
 
 // checkIAT converts iat (a NumericDate, fractions allowed by RFC 7519) and checks
 // that now lies within [iat-leeway, iat+maxAge+leeway].
-func (v *Verifier) checkIAT(f *float64, now time.Time) (time.Time, error) {
-	if f == nil {
+func (v *Verifier) checkIAT(f float64, now time.Time) (time.Time, error) {
+	if f == 0 {
 		return time.Time{}, fmt.Errorf("%w: iat is missing", ErrProofIAT)
 	}
-	if !(*f > 0 && *f <= maxNumericDate) {
+	if !(f > 0 && f <= maxNumericDate) {
 		return time.Time{}, fmt.Errorf("%w: iat is out of range", ErrProofIAT)
 	}
-	sec := math.Floor(*f)
-	iat := time.Unix(int64(sec), int64((*f-sec)*1e9))
+	sec := math.Floor(f)
+	iat := time.Unix(int64(sec), int64((f-sec)*1e9))
 	if iat.After(now.Add(v.o.leeway)) {
 		return time.Time{}, fmt.Errorf("%w: issued in the future", ErrProofIAT)
 	}
@@ -248,21 +248,25 @@ type parsedProof struct {
 
 // wireHeader is the JOSE header. Members other than these are ignored (RFC 7515
 // section 4): kid, x5c and the like name no key this package would use instead.
+//
+// An absent member, null and the empty string (or 0 for iat) are all the same
+// here: no check accepts an empty value, so values need no pointers (and no
+// allocations to tell them apart).
 type wireHeader struct {
-	Typ  *string        `json:"typ"`
-	Alg  *string        `json:"alg"`
+	Typ  string         `json:"typ"`
+	Alg  string         `json:"alg"`
 	JWK  *wireJWK       `json:"jwk"`
 	Crit jsontext.Value `json:"crit"`
 }
 
 // wireClaims are the proof's claims (RFC 9449 section 4.2); others are ignored.
 type wireClaims struct {
-	JTI   *string  `json:"jti"`
-	HTM   *string  `json:"htm"`
-	HTU   *string  `json:"htu"`
-	IAT   *float64 `json:"iat"`
-	ATH   *string  `json:"ath"`
-	Nonce *string  `json:"nonce"`
+	JTI   string  `json:"jti"`
+	HTM   string  `json:"htm"`
+	HTU   string  `json:"htu"`
+	IAT   float64 `json:"iat"`
+	ATH   string  `json:"ath"`
+	Nonce string  `json:"nonce"`
 }
 
 // parseProof splits and decodes proof and checks its header and key.
@@ -292,13 +296,13 @@ func parseProof(proof string) (parsedProof, error) {
 	if h.Crit != nil {
 		return parsedProof{}, ErrProofHeader
 	}
-	if h.Typ == nil || !dpopTyp(*h.Typ) {
+	if !dpopTyp(h.Typ) {
 		return parsedProof{}, ErrProofTyp
 	}
-	if h.Alg == nil {
+	if h.Alg == "" {
 		return parsedProof{}, fmt.Errorf("%w: alg is missing", ErrProofAlg)
 	}
-	alg := canonicalAlg(*h.Alg)
+	alg := canonicalAlg(h.Alg)
 	if alg == "" {
 		return parsedProof{}, fmt.Errorf("%w: want one of %s", ErrProofAlg, Algorithms)
 	}
