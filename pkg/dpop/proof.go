@@ -54,17 +54,21 @@ func signingMethod(alg string) jwt.SigningMethod {
 // Verifier checks DPoP proofs (RFC 9449 section 4.3). It is safe for concurrent use.
 //
 // A proof is accepted when it is a compact JWS of at most [MaxProofSize] bytes,
-// canonical base64url, with a header of typ dpop+jwt, alg ES256, EdDSA (or Ed25519)
-// or RS256, and a jwk holding only the public members of a key of that algorithm
-// (P-256, Ed25519, or RSA of 2048 to 4096 bits); no crit parameter (no extension is
-// understood), other header parameters ignored as RFC 7515 says; a signature that
-// verifies with the jwk; claims jti (1 to [MaxJTILen] bytes), htm equal to the
-// request method, htu equal to the request URI once both are normalised (see
-// htu.go), iat from the leeway before now back to max age plus leeway before now,
-// ath the base64url SHA-256 of the access token when there is one, and a current
-// nonce when nonces are required; and, last, when its jti has not been seen with
-// the same key within the window. Duplicate JSON member names are refused anywhere,
-// so no two parsers can read one proof two ways.
+// canonical base64url, whose header has typ dpop+jwt (or application/dpop+jwt, in
+// any case, as RFC 7515 allows), alg ES256, EdDSA (or Ed25519) or RS256, a jwk
+// holding only the public members of a key of that algorithm (P-256, Ed25519, or
+// RSA of 2048 to 4096 bits with an odd exponent), and no crit (no extension is
+// understood; other header parameters are ignored, as RFC 7515 says); whose
+// signature verifies with that jwk; and whose claims hold a jti of 1 to [MaxJTILen]
+// bytes, htm equal to the request method, htu equal to the request URI once both
+// are normalised (scheme and host case, default port, percent-encoding and dot
+// segments; htu must carry no query or fragment, the request's are ignored; ws
+// and wss count as http and https), iat from the leeway ahead of now to max age
+// plus leeway behind it, ath the base64url SHA-256 of the access token when the
+// request has one, and a current nonce when nonces are required. Last, its jti
+// must not have been seen with the same key while it could still be accepted.
+// Duplicate JSON member names and invalid UTF-8 are refused everywhere, so no two
+// parsers can read one proof two ways.
 type Verifier struct {
 	o options
 }

@@ -12,7 +12,7 @@ import (
 // DefaultReplayCacheSize is the number of proofs a [ReplayCache] remembers unless
 // told otherwise: with the default max age and leeway a proof is remembered for 90
 // seconds after its iat, so this is room for over 1,100 proofs a second on one
-// replica, in a few megabytes.
+// replica, in about 5 MB.
 const DefaultReplayCacheSize = 100_000
 
 // replayKey identifies a proof in the cache: a hash of the key's thumbprint and the
@@ -38,6 +38,10 @@ func newReplayKey(jkt, jti string) replayKey {
 //
 // At its cap the cache refuses new proofs with [ErrReplayCacheFull] rather than
 // forget one that could still be replayed; expired entries are dropped first.
+// [Verifier.Verify] records a proof only once every other check has passed,
+// [Request.JKT] included, so a caller that verifies the token first and passes its
+// cnf.jkt leaves filling the cache to clients holding both a valid bound token and
+// its key.
 type ReplayCache struct {
 	mu      sync.Mutex
 	size    int
