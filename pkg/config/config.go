@@ -30,6 +30,7 @@ type Config struct {
 	JWT       JWT       `mapstructure:"jwt"`
 	APIKeys   APIKeys   `mapstructure:"api_keys"`
 	Chat      Chat      `mapstructure:"chat"`
+	CORS      CORS      `mapstructure:"cors"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Metrics   Metrics   `mapstructure:"metrics"`
 	Log       Log       `mapstructure:"log"`
@@ -171,6 +172,32 @@ type Chat struct {
 	AllowSetCookie bool `mapstructure:"allow_set_cookie"`
 }
 
+// CORS configures cross-origin access for browser and webview UIs (DESIGN.md,
+// "Browser and IDE clients"). jwtgate answers CORS preflights itself, echoes an
+// allowed origin (never "*") and never sends Access-Control-Allow-Credentials:
+// the session token travels in a header, not a cookie. There is deliberately no
+// setting to send credentials.
+type CORS struct {
+	// AllowedOrigins is cors.allowed_origins: the origins that may call jwtgate
+	// from a browser. Entries are exact origins ("https://app.example",
+	// "http://127.0.0.1:5173"), host wildcards ("https://*.example.com": any
+	// subdomain at any depth, not example.com itself) and scheme wildcards
+	// ("vscode-webview://*"); see crossorigin.ParseOrigin for the exact rules.
+	// Empty (the default): no CORS headers at all. In the environment,
+	// JWTGATE_CORS_ALLOWED_ORIGINS is comma-separated.
+	AllowedOrigins []string `mapstructure:"allowed_origins"`
+	// AllowedHeaders is cors.allowed_headers: request headers an allowed origin
+	// may send besides the built-in ones (Authorization, Content-Type, X-API-Key,
+	// DPoP, the OpenAI and Anthropic SDK headers, ...). A trailing "*" makes a
+	// prefix ("x-myco-*"). Default: none. JWTGATE_CORS_ALLOWED_HEADERS is
+	// comma-separated.
+	AllowedHeaders []string `mapstructure:"allowed_headers"`
+	// MaxAge is cors.max_age, how long a browser may cache a preflight answer,
+	// sent in whole seconds as Access-Control-Max-Age (default 10m; 0: browsers
+	// must not cache it). Browsers cap it (Chromium at 2h, Firefox at 24h).
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
 // RateLimit configures rate limiting of POST /sessions and POST /sessions/refresh.
 type RateLimit struct {
 	// SessionsPerMinute is rate_limit.sessions_per_minute, the POST /sessions
@@ -235,6 +262,7 @@ func Default() Config {
 			MaxStreamDuration:     10 * time.Minute,
 			MaxBodyBytes:          1 << 20,
 		},
+		CORS:      CORS{MaxAge: 10 * time.Minute},
 		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10, RefreshesPerMinute: 6},
 		Metrics:   Metrics{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},

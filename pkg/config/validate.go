@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/jwtgate/jwtgate/pkg/crossorigin"
 )
 
 // Limits [Config.Validate] enforces.
@@ -69,6 +71,7 @@ func (c Config) Validate() error {
 	c.JWT.validate(&p)
 	c.APIKeys.validate(&p)
 	c.Chat.validate(&p)
+	c.CORS.validate(&p)
 	c.RateLimit.validate(&p)
 	c.Metrics.validate(&p, c.Server.Addr)
 	c.Log.validate(&p)
@@ -299,6 +302,24 @@ func (c Chat) validate(p *problems) {
 		if !strings.HasPrefix(path, "/") {
 			p.add(fmt.Sprintf("chat.allowed_paths[%d]", i), "must start with \"/\", got %q", path)
 		}
+	}
+}
+
+// validate applies crossorigin's rules, the ones the server builds its CORS
+// policy with, so start-up refuses exactly what the server could not use.
+func (c CORS) validate(p *problems) {
+	for i, o := range c.AllowedOrigins {
+		if _, err := crossorigin.ParseOrigin(o); err != nil {
+			p.add(fmt.Sprintf("cors.allowed_origins[%d]", i), "%v", err)
+		}
+	}
+	for i, h := range c.AllowedHeaders {
+		if _, err := crossorigin.ParseHeader(h); err != nil {
+			p.add(fmt.Sprintf("cors.allowed_headers[%d]", i), "%v", err)
+		}
+	}
+	if c.MaxAge < 0 {
+		p.add("cors.max_age", "must not be negative, got %s", c.MaxAge)
 	}
 }
 
