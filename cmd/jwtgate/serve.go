@@ -238,6 +238,11 @@ func serverConfig(cfg config.Config) server.Config {
 			AllowedPaths:          c.AllowedPaths,
 			AllowSetCookie:        c.AllowSetCookie,
 		},
+		CORS: server.CORSConfig{
+			AllowedOrigins: cfg.CORS.AllowedOrigins,
+			AllowedHeaders: cfg.CORS.AllowedHeaders,
+			MaxAge:         cfg.CORS.MaxAge,
+		},
 	}
 }
 

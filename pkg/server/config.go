@@ -34,6 +34,23 @@ type Config struct {
 	JWKSMaxAge time.Duration
 	// Chat configures the /chat routes.
 	Chat ChatConfig
+	// CORS configures cross-origin access for browser and webview UIs.
+	CORS CORSConfig
+}
+
+// CORSConfig configures cross-origin access (DESIGN.md, "Browser and IDE
+// clients"). Entries follow pkg/crossorigin, as cors.* configuration does.
+type CORSConfig struct {
+	// AllowedOrigins are the origins that may call jwtgate from a browser:
+	// exact origins, host wildcards and scheme wildcards. Empty (the zero
+	// value): jwtgate sends no CORS headers at all and answers no preflight.
+	AllowedOrigins []string
+	// AllowedHeaders are request headers allowed besides the built-in ones; a
+	// trailing "*" makes a prefix.
+	AllowedHeaders []string
+	// MaxAge is how long a browser may cache a preflight answer, in whole
+	// seconds; zero (or less than a second) sends 0, do not cache.
+	MaxAge time.Duration
 }
 
 // ChatConfig configures the /chat routes.

@@ -151,6 +151,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	corsMW, err := newCORS(cfg.CORS, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	s := &Server{}
 	s.ready.Store(true)
@@ -168,6 +172,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+	}
+	// Middleware order is the security model. CORS comes first: a preflight is
+	// answered (or refused) before anything else runs, on any path, so it never
+	// reaches authentication, a rate limit or the proxy, and is never
+	// forwarded. Then the request id and observation, and recovery;
+	// authentication and limits are per route (addRoutes).
+	if corsMW != nil {
+		r.Use(corsMW)
 	}
 	r.Use(observe(logger, m), recoverPanics(logger))
 	r.NoRoute(handleNoRoute)
