@@ -347,6 +347,14 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 	// jwtgate has set the response's X-Request-ID already; an upstream's own
 	// would make a second value.
 	res.Header.Del(RequestIDHeader)
+	// jwtgate's CORS policy is the only one: the upstream's Access-Control-*
+	// headers would add second values to jwtgate's, or open jwtgate's origin to
+	// whatever the upstream allows.
+	for k := range res.Header {
+		if len(k) >= len(corsHeaderPrefix) && strings.EqualFold(k[:len(corsHeaderPrefix)], corsHeaderPrefix) {
+			delete(res.Header, k)
+		}
+	}
 	if !p.allowSetCookie {
 		// The response is served from jwtgate's origin: an upstream cookie would
 		// be set there, beside the UI that holds the session token.
