@@ -170,7 +170,9 @@ func (p *corsPolicy) allowOrigin(r *http.Request, origin string) (bool, []string
 }
 
 // handle answers a preflight itself, on any path, and ends the chain there;
-// any other request gets the CORS headers for its origin and goes on.
+// any other request gets the CORS headers for its origin and goes on. Like
+// rs/cors, it takes any OPTIONS with Access-Control-Request-Method for a
+// preflight; one without an allowed Origin is refused, never passed on.
 func (p *corsPolicy) handle(c *gin.Context) {
 	r := c.Request
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {

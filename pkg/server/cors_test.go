@@ -239,6 +239,12 @@ func TestCORSPreflightRefused(t *testing.T) {
 			r.bearer = tok
 			return r
 		}(), desc: "origin is not allowed"},
+		{name: "no Origin header", req: func() request {
+			r := preflight("/chat/chat/completions", webApp, "POST", "")
+			r.headers.Del("Origin")
+			r.bearer = tok
+			return r
+		}(), desc: "origin is not allowed"},
 		{name: "two origins", req: func() request {
 			r := preflight("/chat/chat/completions", webApp, "POST", "")
 			r.headers.Add("Origin", "https://evil.example")
