@@ -20,7 +20,7 @@ VULNDB_STAMP := $(VULNDB)/.built-$(VULNDB_VERSION)
 INDEXDB     := golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
 # Fuzz targets as package:function:executions. `make test` fuzzes each for its number
 # of executions (a few seconds each here); `make fuzz` for FUZZTIME each, 150s by
-# default (10 minutes in all). A count, unlike a duration, cannot hit the race in
+# default (15 minutes in all). A count, unlike a duration, cannot hit the race in
 # Go's fuzzing coordinator that fails a duration run with a bare "context deadline
 # exceeded" and no crasher (go.dev/issue/75804, fixed in Go 1.27): in `make fuzz`
 # such a failure is that race, not a finding. New crashers are written to the
@@ -28,7 +28,7 @@ INDEXDB     := golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
 FUZZTIME    ?=
 FUZZ_TARGETS := ./pkg/token:FuzzVerify:50000x ./pkg/ginauth:FuzzAuthorizationHeader:20000x \
                 ./pkg/server:FuzzCreateSession:4000x ./pkg/config:FuzzLoad:4000x \
-                ./pkg/dpop:FuzzDPoPProof:20000x
+                ./pkg/dpop:FuzzDPoPProof:20000x ./pkg/crossorigin:FuzzOrigin:20000x
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-go test-interop bench lint fmt clean fuzz
@@ -76,7 +76,7 @@ define run-fuzz
 endef
 
 fuzz: FUZZTIME = 150s
-fuzz: ## Fuzz each target for FUZZTIME (default 150s each, 10 minutes in all; e.g. make fuzz FUZZTIME=60s)
+fuzz: ## Fuzz each target for FUZZTIME (default 150s each, 15 minutes in all; e.g. make fuzz FUZZTIME=60s)
 	@echo "fuzzing $(words $(FUZZ_TARGETS)) targets for $(FUZZTIME) each"
 	$(run-fuzz)
 

@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// maxOriginLen bounds the Origin header values [Origins.Allow] looks at: a
-// scheme, a host name of at most 253 characters and a port fit with room to
-// spare. Anything longer is never allowed.
+// maxOriginLen bounds entries and the Origin header values [Origins.Allow]
+// looks at: a scheme, a host name of at most 253 characters and a port fit with
+// room to spare. Anything longer is neither accepted nor allowed.
 const maxOriginLen = 320
 
 // originKind tells the three forms of an origin entry apart.
@@ -124,6 +124,9 @@ func parseOriginPattern(s string) (OriginPattern, string) {
 // itself, which may still be a wildcard. It serves both configuration entries
 // and the Origin headers of requests, so the two are read alike.
 func splitOrigin(s string) (scheme, host, port, reason string) {
+	if len(s) > maxOriginLen {
+		return "", "", "", fmt.Sprintf("longer than %d characters", maxOriginLen)
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c >= 0x7f {
 			return "", "", "", "must be printable ASCII without spaces (write an international host name in its xn-- form)"

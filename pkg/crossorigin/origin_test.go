@@ -72,6 +72,7 @@ func TestParseOrigin(t *testing.T) {
 		{entry: "https://*.*.example.com", wantErr: "whole leftmost label"},
 		{entry: "https://a*.example.com", wantErr: "whole leftmost label"},
 		{entry: "https://*.example.com:443", wantErr: "write https://*.example.com"},
+		{entry: strings.Repeat("a", 320) + "://a", wantErr: "longer than 320 characters"},
 	} {
 		t.Run(tt.entry, func(t *testing.T) {
 			p, err := crossorigin.ParseOrigin(tt.entry)
