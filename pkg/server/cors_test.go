@@ -257,6 +257,10 @@ func TestCORSPreflightRefused(t *testing.T) {
 			if !strings.Contains(body.Description, tt.desc) {
 				t.Errorf("error_description = %q, want it to say %q", body.Description, tt.desc)
 			}
+			// The body speaks the route's dialect: OpenAI's on /chat/*.
+			if chat := strings.HasPrefix(tt.req.path, "/chat/"); chat != (body.Type == "permission_error") {
+				t.Errorf("error type = %q on %s, want permission_error exactly on /chat/*", body.Type, tt.req.path)
+			}
 			if got := corsHeaders(res.header); len(got) != 0 {
 				t.Errorf("refused preflight carries CORS headers %v, want none", got)
 			}
