@@ -61,15 +61,18 @@ type ChatConfig struct {
 	AuthHeader string
 	// AuthScheme prefixes the key in AuthHeader ("Bearer"); empty sends the bare key.
 	AuthScheme string
-	// EchoDelay is the pause between streamed echo chunks.
+	// EchoDelay is the pause between the words of a streamed echo reply.
 	EchoDelay time.Duration
 	// ConnectTimeout bounds dialling the upstream.
 	ConnectTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for upstream response headers (504 past it).
 	ResponseHeaderTimeout time.Duration
-	// IdleTimeout ends a response that sends nothing for this long.
+	// IdleTimeout ends a proxied response whose upstream sends nothing for this
+	// long, and an echo reply whose client takes longer than this to accept a
+	// write (a client that stopped reading). Zero: no limit.
 	IdleTimeout time.Duration
-	// MaxStreamDuration is the longest one proxied response may run.
+	// MaxStreamDuration is the longest one chat response, proxied or echoed, may
+	// stream (cut off past it). Zero: no limit.
 	MaxStreamDuration time.Duration
 	// MaxBodyBytes bounds forwarded request bodies (413 past it).
 	MaxBodyBytes int64

@@ -1,188 +1,213 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
-	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// echoModel is the model named in echo replies when the request names none.
+// The built-in echo backend answers /chat/* when no chat.upstream_url is set, in
+// the layout the vendors' SDKs call with base URL http://<jwtgate>/chat, so that
+// they run against it unchanged (DESIGN.md, "SDK base URL"):
+//
+//	POST /chat/chat/completions  OpenAI chat completions   echo_openai_chat.go
+//	POST /chat/completions       the same (older alias)
+//	GET  /chat/models            OpenAI model list          echo_openai_models.go
+//	GET  /chat/models/{id}       one OpenAI model
+//	POST /chat/responses         OpenAI Responses           echo_responses.go
+//	POST /chat/v1/messages       Anthropic Messages         echo_anthropic.go
+//
+// Each reply is the text of the request's last user message, cut to the
+// request's output-token limit when it sets one, streamed one word per event
+// (with chat.echo_delay between words) when the request asks for a stream.
+//
+// Token counts are words, so that tests and users can predict them: a word is a
+// run of non-space characters (what strings.Fields splits out). Input tokens are
+// the words of every text the request carries as conversation (every message of
+// any role, and the Messages "system" or the Responses "instructions"); output
+// tokens are the words of the reply. The same conversation sent to any of the
+// three surfaces gets the same usage.
+
+// echoModel is the model named in echo replies when the request names none, and
+// the one model the echo lists.
 const echoModel = "jwtgate-echo"
 
 // DefaultChatMaxBodyBytes bounds echo request bodies when ChatConfig.MaxBodyBytes
 // is zero.
 const DefaultChatMaxBodyBytes = 1 << 20
 
-// echoPath is the one path below /chat the echo backend answers.
-const echoPath = "/completions"
+// echoRoutesText names what the echo answers, for the 404 of any other path.
+const echoRoutesText = "the built-in echo backend answers POST /chat/chat/completions (also POST /chat/completions), " +
+	"GET /chat/models, GET /chat/models/{id}, POST /chat/responses and POST /chat/v1/messages"
 
-// chatRequest is the part of an OpenAI chat-completions request the echo backend
-// reads. Other members (temperature, tools, ...) are accepted and ignored, as a
-// real backend would take them.
-type chatRequest struct {
-	Model    string        `json:"model"`
-	Messages []chatMessage `json:"messages"`
-	Stream   bool          `json:"stream"`
+// echoRoute is one path of the echo backend: the method it answers and how.
+type echoRoute struct {
+	method string
+	handle gin.HandlerFunc
 }
 
-// chatMessage is one message. Content is a string, null, or an array of content
-// parts of which the "text" ones are read.
-type chatMessage struct {
-	Role    string         `json:"role"`
-	Content jsontext.Value `json:"content"`
+// echoBackend holds everything the echo handlers need, built once by
+// [handleEcho].
+type echoBackend struct {
+	logger    *slog.Logger
+	delay     time.Duration // between streamed words
+	idle      time.Duration // bound on each write to the client; zero: none
+	maxStream time.Duration // longest stream; zero: unbounded
+	created   int64         // the echo model's "created", the time the backend was built
+	models    []byte        // the GET /models body, encoded once
+
+	routes map[string]echoRoute // by the path after /chat
+	model  echoRoute            // GET /models/{id}
+
+	chatSpec      bodySpec
+	responsesSpec bodySpec
+	messagesSpec  bodySpec
 }
 
-type contentPart struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-}
-
-// chatCompletion is a non-streamed reply.
-type chatCompletion struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   chatUsage    `json:"usage"`
-}
-
-type chatChoice struct {
-	Index        int          `json:"index"`
-	Message      replyMessage `json:"message"`
-	FinishReason string       `json:"finish_reason"`
-}
-
-type replyMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-type chatUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
-}
-
-// chatChunk is one server-sent event of a streamed reply.
-type chatChunk struct {
-	ID      string        `json:"id"`
-	Object  string        `json:"object"`
-	Created int64         `json:"created"`
-	Model   string        `json:"model"`
-	Choices []chunkChoice `json:"choices"`
-}
-
-type chunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        chunkDelta `json:"delta"`
-	FinishReason *string    `json:"finish_reason"` // null until the last chunk
-}
-
-type chunkDelta struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitzero"`
-}
-
-// handleEcho is the built-in chat backend used when no upstream is configured:
-// POST /chat/completions answers with the last user message, in the OpenAI
-// chat-completions shape, streamed word by word as server-sent events when the
-// request asks for "stream": true. It never sees more of the session than the
+// handleEcho returns the built-in chat backend used when no upstream is
+// configured (see the list above). It never sees more of the session than the
 // request itself: the API key is not part of any reply.
-func handleEcho(cfg ChatConfig) gin.HandlerFunc {
+//
+// Streams obey the proxy's limits: a stream ends at cfg.MaxStreamDuration
+// (aborted, as the proxy aborts a cut stream, so a client can tell it from a
+// finished one), and every write to the client must complete within
+// cfg.IdleTimeout, so a client that stops reading cannot hold a stream open.
+func handleEcho(cfg ChatConfig, logger *slog.Logger) gin.HandlerFunc {
+	return newEchoBackend(cfg, logger).serve
+}
+
+func newEchoBackend(cfg ChatConfig, logger *slog.Logger) *echoBackend {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	limit := cfg.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultChatMaxBodyBytes // the echo reads bodies into memory: always bounded
 	}
-	spec := bodySpec{limit: limit, invalid: map[string]string{
-		"/model":    "model must be a string",
-		"/messages": "messages must be an array of messages",
-		"/stream":   "stream must be a boolean",
-	}}
-	delay := cfg.EchoDelay
-	return func(c *gin.Context) {
-		if c.Param("path") != echoPath {
-			respondError(c, &apiError{status: http.StatusNotFound, code: codeNotFound,
-				desc: "the built-in echo backend answers only POST /chat/completions"})
-			return
-		}
-		if c.Request.Method != http.MethodPost {
-			c.Header("Allow", http.MethodPost)
-			respondError(c, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-				desc: "the built-in echo backend answers only POST /chat/completions"})
-			return
-		}
-		var req chatRequest
-		hasBody, e := decodeBody(c, spec, &req)
-		if e == nil && !hasBody {
-			e = invalidRequest("a JSON request body is required")
-		}
-		if e != nil {
-			respondError(c, e)
-			return
-		}
-		text, prompt, e := lastUserText(req.Messages)
-		if e != nil {
-			respondError(c, e)
-			return
-		}
-		model := req.Model
-		if model == "" {
-			model = echoModel
-		}
-		id := "chatcmpl-" + rand.Text()
-		created := time.Now().Unix()
-		pieces := splitWords(text)
-		if !req.Stream {
-			respondJSON(c, http.StatusOK, chatCompletion{
-				ID: id, Object: "chat.completion", Created: created, Model: model,
-				Choices: []chatChoice{{Message: replyMessage{Role: "assistant", Content: text}, FinishReason: "stop"}},
-				Usage:   chatUsage{PromptTokens: prompt, CompletionTokens: len(pieces), TotalTokens: prompt + len(pieces)},
-			})
-			return
-		}
-		streamEcho(c, chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model}, pieces, delay)
+	e := &echoBackend{
+		logger:    logger,
+		delay:     cfg.EchoDelay,
+		idle:      max(cfg.IdleTimeout, 0),
+		maxStream: max(cfg.MaxStreamDuration, 0),
+		created:   time.Now().Unix(),
+
+		chatSpec:      chatCompletionsSpec(limit),
+		responsesSpec: responsesSpec(limit),
+		messagesSpec:  anthropicMessagesSpec(limit),
 	}
+	e.models = e.modelList()
+	chat := echoRoute{http.MethodPost, e.handleChatCompletions}
+	e.routes = map[string]echoRoute{
+		"/chat/completions": chat,
+		"/completions":      chat,
+		"/models":           {http.MethodGet, e.handleModels},
+		"/responses":        {http.MethodPost, e.handleResponses},
+		"/v1/messages":      {http.MethodPost, e.handleMessages},
+	}
+	e.model = echoRoute{http.MethodGet, e.handleModel}
+	return e
 }
 
-// lastUserText checks messages and returns the text of the last user message and
-// a word count of all of them (the "prompt tokens" of the echo).
-func lastUserText(msgs []chatMessage) (string, int, *apiError) {
-	if len(msgs) == 0 {
-		return "", 0, invalidRequest("messages must not be empty")
-	}
-	var last string
-	found := false
-	prompt := 0
-	for i, m := range msgs {
-		if m.Role == "" {
-			return "", 0, invalidRequest(fmt.Sprintf("messages[%d].role is required", i))
+// serve routes one request by the path after /chat.
+func (e *echoBackend) serve(c *gin.Context) {
+	rest := c.Param("path")
+	rt, ok := e.routes[rest]
+	if !ok {
+		if _, isModel := modelID(rest); !isModel {
+			respondError(c, &apiError{status: http.StatusNotFound, code: codeNotFound, desc: echoRoutesText})
+			return
 		}
-		text, ok := contentText(m.Content)
-		if !ok {
-			return "", 0, invalidRequest(fmt.Sprintf("messages[%d].content must be a string, null or an array of content parts", i))
-		}
-		prompt += len(strings.Fields(text))
-		if m.Role == "user" {
-			last, found = text, true
-		}
+		rt = e.model
 	}
-	if !found {
-		return "", 0, invalidRequest("messages must include a user message")
+	if c.Request.Method != rt.method {
+		c.Header("Allow", rt.method)
+		respondError(c, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+			desc: "the built-in echo backend answers /chat" + rest + " only with " + rt.method})
+		return
 	}
-	return last, prompt, nil
+	rt.handle(c)
 }
 
-// contentText returns the text of a message's content.
-func contentText(v jsontext.Value) (string, bool) {
+// decodeEchoBody reads the request's JSON body into v with spec; a missing body is
+// refused, since every echo POST needs one.
+func decodeEchoBody(c *gin.Context, spec bodySpec, v any) bool {
+	hasBody, e := decodeBody(c, spec, v)
+	if e == nil && !hasBody {
+		e = invalidRequest("a JSON request body is required")
+	}
+	if e != nil {
+		respondError(c, e)
+		return false
+	}
+	return true
+}
+
+// reply writes v, a whole (not streamed) echo answer, as JSON with status 200,
+// within the write deadline.
+func (e *echoBackend) reply(c *gin.Context, v any) {
+	d := newWriteDeadline(c.Writer, e.idle)
+	defer d.clear()
+	d.renew()
+	respondJSON(c, http.StatusOK, v)
+}
+
+// echoReply is what every surface answers: the text, cut to the output limit,
+// in pieces of one word each, and the token counts.
+type echoReply struct {
+	text      string
+	pieces    []string
+	input     int  // words of the conversation
+	output    int  // words of text
+	truncated bool // cut at the request's output-token limit
+}
+
+// newEchoReply builds the reply to userText for a conversation of input words.
+// limit, when not nil, is the request's output-token limit (at least 1).
+func newEchoReply(userText string, input int, limit *int) echoReply {
+	r := echoReply{text: userText, pieces: splitWords(userText), input: input, output: countWords(userText)}
+	if limit != nil && r.output > *limit {
+		// Each piece holds exactly one word when there are more words than the
+		// limit (at least 1), so the first limit pieces are the first limit words.
+		r.pieces = r.pieces[:*limit]
+		r.text = strings.Join(r.pieces, "")
+		r.output, r.truncated = *limit, true
+	}
+	return r
+}
+
+// positiveLimit checks an output-token limit of the request: absent (nil) or at
+// least 1.
+func positiveLimit(name string, v *int) *apiError {
+	if v != nil && *v < 1 {
+		return invalidRequest(name + " must be at least 1")
+	}
+	return nil
+}
+
+// newEchoID returns a random id with prefix ("chatcmpl-", "resp_", "msg_").
+func newEchoID(prefix string) string {
+	return prefix + rand.Text()
+}
+
+// textPart is the part of a content part or block the echo reads: its type and,
+// for text parts, the text.
+type textPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// contentText returns the text of message content: a string, null (or absent),
+// or an array of parts, of which those whose type isText accepts are read and
+// joined with "\n". It reports false for any other JSON value.
+func contentText(v jsontext.Value, isText func(partType string) bool) (string, bool) {
 	switch v.Kind() {
 	case 0, 'n': // absent or null
 		return "", true
@@ -190,13 +215,13 @@ func contentText(v jsontext.Value) (string, bool) {
 		var s string
 		return s, json.Unmarshal(v, &s) == nil
 	case '[':
-		var parts []contentPart
+		var parts []textPart
 		if json.Unmarshal(v, &parts) != nil {
 			return "", false
 		}
 		var texts []string
 		for _, p := range parts {
-			if p.Type == "text" {
+			if isText(p.Type) {
 				texts = append(texts, p.Text)
 			}
 		}
@@ -205,8 +230,29 @@ func contentText(v jsontext.Value) (string, bool) {
 	return "", false
 }
 
+// countWords counts the runs of non-space characters in s, as strings.Fields
+// splits them, without building the slice.
+func countWords(s string) int {
+	n := 0
+	inWord := false
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		space := unicode.IsSpace(r)
+		if !space && !inWord {
+			n++
+		}
+		inWord = !space
+		i += size
+	}
+	return n
+}
+
 // splitWords cuts text into pieces of leading white space and one word, the last
 // piece keeping any trailing white space, so that the pieces joined are text.
+// Text of white space alone is one piece.
 func splitWords(text string) []string {
 	var pieces []string
 	start := 0
@@ -228,80 +274,4 @@ func splitWords(text string) []string {
 		}
 	}
 	return pieces
-}
-
-// streamEcho writes pieces as server-sent events, one chunk per piece with delay
-// between them, then a final chunk with finish_reason "stop" and "[DONE]". It stops
-// as soon as the client goes away.
-func streamEcho(c *gin.Context, base chatChunk, pieces []string, delay time.Duration) {
-	ctx := c.Request.Context()
-	w := c.Writer
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // keep reverse proxies in front from buffering
-	w.WriteHeader(http.StatusOK)
-
-	send := func(delta chunkDelta, finish *string) bool {
-		ch := base
-		ch.Choices = []chunkChoice{{Delta: delta, FinishReason: finish}}
-		b, err := json.Marshal(ch)
-		if err != nil {
-			return false
-		}
-		return writeEvent(w, b)
-	}
-
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-
-	if len(pieces) == 0 {
-		pieces = []string{""}
-	}
-	for i, p := range pieces {
-		delta := chunkDelta{Content: &p}
-		if i == 0 {
-			delta.Role = "assistant"
-		} else if !wait(ctx, timer, delay) {
-			return
-		}
-		if !send(delta, nil) {
-			return
-		}
-	}
-	stop := "stop"
-	if send(chunkDelta{}, &stop) {
-		writeEvent(w, []byte("[DONE]"))
-	}
-}
-
-// writeEvent writes one "data:" event and flushes it. It reports whether the
-// client is still there.
-func writeEvent(w gin.ResponseWriter, data []byte) bool {
-	buf := make([]byte, 0, len(data)+8)
-	buf = append(buf, "data: "...)
-	buf = append(buf, data...)
-	buf = append(buf, "\n\n"...)
-	if _, err := w.Write(buf); err != nil {
-		return false
-	}
-	// gin's Flush does nothing when the connection cannot flush; net/http's can.
-	w.Flush()
-	return true
-}
-
-// wait pauses for d, or returns false at once when ctx ends (a disconnected client).
-func wait(ctx context.Context, t *time.Timer, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t.Reset(d)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -233,7 +233,7 @@ func TestEchoRefused(t *testing.T) {
 		wantCode   string
 	}{
 		{"no token", request{method: "POST", path: "/chat/completions", body: chatBody, ctype: json}, 401, "invalid_token"},
-		{"other path", request{method: "POST", path: "/chat/models", bearer: tok, body: chatBody, ctype: json}, 404, "invalid_request"},
+		{"other path", request{method: "POST", path: "/chat/embeddings", bearer: tok, body: chatBody, ctype: json}, 404, "invalid_request"},
 		{"other method", request{method: "GET", path: "/chat/completions", bearer: tok}, 405, "invalid_request"},
 		{"no body", request{method: "POST", path: "/chat/completions", bearer: tok}, 400, "invalid_request"},
 		{"not JSON", request{method: "POST", path: "/chat/completions", bearer: tok, body: "hello", ctype: json}, 400, "invalid_request"},
