@@ -153,9 +153,7 @@ func decodeEchoBody(c *gin.Context, spec bodySpec, v any) bool {
 // reply writes v, a whole (not streamed) echo answer, as JSON with status 200,
 // within the write deadline.
 func (e *echoBackend) reply(c *gin.Context, v any) {
-	d := newWriteDeadline(c.Writer, e.idle)
-	defer d.clear()
-	d.renew()
+	newWriteDeadline(c.Writer, e.idle).renew()
 	respondJSON(c, http.StatusOK, v)
 }
 

@@ -128,7 +128,6 @@ func (s *sseStream) close() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	s.deadline.clear()
 }
 
 // flushWriter flushes w and reports the failure of the write underneath, which
@@ -153,10 +152,11 @@ func flushWriter(w http.ResponseWriter) error {
 // writeDeadline bounds each write to the client by idle. The server has no
 // WriteTimeout (chat answers stream for long), so without it a client that stops
 // reading would hold the handler for as long as the echo has words to send.
+// net/http clears the deadline once the handler returns, so it never reaches the
+// next request on a kept-alive connection.
 type writeDeadline struct {
 	rc   *http.ResponseController
 	idle time.Duration // zero: no deadline
-	set  bool
 }
 
 func newWriteDeadline(w http.ResponseWriter, idle time.Duration) writeDeadline {
@@ -165,20 +165,8 @@ func newWriteDeadline(w http.ResponseWriter, idle time.Duration) writeDeadline {
 
 // renew gives the next write idle from now. A writer without deadlines (a test
 // recorder) is written to without one.
-func (d *writeDeadline) renew() {
-	if d.idle <= 0 {
-		return
-	}
-	if d.rc.SetWriteDeadline(time.Now().Add(d.idle)) == nil {
-		d.set = true
-	}
-}
-
-// clear removes the deadline, which would otherwise outlive the response on a
-// kept-alive connection and cut the next one.
-func (d *writeDeadline) clear() {
-	if d.set {
-		_ = d.rc.SetWriteDeadline(time.Time{})
-		d.set = false
+func (d writeDeadline) renew() {
+	if d.idle > 0 {
+		_ = d.rc.SetWriteDeadline(time.Now().Add(d.idle))
 	}
 }

@@ -2,13 +2,11 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 type completion struct {
@@ -56,16 +54,19 @@ func TestEcho(t *testing.T) {
 	ts := newTestServer(t)
 	tok := ts.createSession(t, "").AccessToken
 	tests := []struct {
-		name, body, wantModel, wantText string
+		name, path, body, wantModel, wantText string
+		wantPrompt                            int // words of every message
 	}{
-		{"string content", chatBody, "gpt-test", "hello  echo\nworld"},
-		{"default model", `{"messages":[{"role":"user","content":"hi"}]}`, "jwtgate-echo", "hi"},
-		{"content parts", `{"messages":[{"role":"user","content":[{"type":"text","text":"a b"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"c"}]}]}`, "jwtgate-echo", "a b\nc"},
-		{"stream false", `{"stream":false,"messages":[{"role":"user","content":"x"}]}`, "jwtgate-echo", "x"},
+		{"string content", "/chat/chat/completions", chatBody, "gpt-test", "hello  echo\nworld", 7},
+		{"alias", "/chat/completions", chatBody, "gpt-test", "hello  echo\nworld", 7},
+		{"default model", "/chat/chat/completions", `{"messages":[{"role":"user","content":"hi"}]}`, "jwtgate-echo", "hi", 1},
+		{"content parts", "/chat/chat/completions", `{"messages":[{"role":"user","content":[{"type":"text","text":"a b"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"c"}]}]}`, "jwtgate-echo", "a b\nc", 3},
+		{"stream false", "/chat/chat/completions", `{"stream":false,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}`, "jwtgate-echo", "x", 1},
+		{"a limit above the reply", "/chat/chat/completions", `{"max_tokens":3,"messages":[{"role":"user","content":"x y z"}]}`, "jwtgate-echo", "x y z", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := ts.do(t, request{method: http.MethodPost, path: "/chat/completions", bearer: tok, body: tt.body, ctype: "application/json"})
+			res := ts.do(t, request{method: http.MethodPost, path: tt.path, bearer: tok, body: tt.body, ctype: "application/json"})
 			if res.status != http.StatusOK {
 				t.Fatalf("status = %d, want 200 (body %s)", res.status, res.body)
 			}
@@ -83,8 +84,9 @@ func TestEcho(t *testing.T) {
 			if c.Index != 0 || c.Message.Role != "assistant" || c.Message.Content != tt.wantText || c.FinishReason != "stop" {
 				t.Errorf("choice = %+v, want the assistant echoing %q", c, tt.wantText)
 			}
-			if u := got.Usage; u.CompletionTokens != len(strings.Fields(tt.wantText)) || u.TotalTokens != u.PromptTokens+u.CompletionTokens {
-				t.Errorf("usage = %+v", u)
+			want := len(strings.Fields(tt.wantText))
+			if u := got.Usage; u.PromptTokens != tt.wantPrompt || u.CompletionTokens != want || u.TotalTokens != tt.wantPrompt+want {
+				t.Errorf("usage = %+v, want %d prompt and %d completion tokens", u, tt.wantPrompt, want)
 			}
 			if strings.Contains(res.body, testAPIKey) {
 				t.Error("reply carries the API key")
@@ -100,7 +102,7 @@ func TestEchoStream(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	body := strings.Replace(chatBody, `"model"`, `"stream":true,"model"`, 1)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, front.URL+"/chat/completions", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, front.URL+"/chat/chat/completions", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,43 +187,6 @@ func readEvents(t *testing.T, r *bufio.Reader) []string {
 	}
 }
 
-func TestEchoStreamStopsOnDisconnect(t *testing.T) {
-	ts := newTestServer(t, func(o *testOptions) { o.cfg.Chat.EchoDelay = time.Hour })
-	tok := ts.createSession(t, "").AccessToken
-	front := httptest.NewServer(ts.srv)
-	t.Cleanup(front.Close)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, front.URL+"/chat/completions",
-		strings.NewReader(`{"stream":true,"messages":[{"role":"user","content":"one two three"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := front.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	first, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil || !strings.HasPrefix(first, "data: ") {
-		t.Fatalf("first line %q, %v", first, err)
-	}
-	cancel()
-
-	// The handler, waiting an hour for the next word, must notice the client
-	// left and return; its access log line shows that it did.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(ts.logs.String(), `"route":"/chat/*path"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("stream handler still running after the client disconnected")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestEchoRefused(t *testing.T) {
 	ts := newTestServer(t)
 	tok := ts.createSession(t, "").AccessToken
@@ -247,6 +212,11 @@ func TestEchoRefused(t *testing.T) {
 		{"stream string", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"stream":"yes","messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
 		{"role number", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"messages":[{"role":1,"content":"x"}]}`, ctype: json}, 400, "invalid_request"},
 		{"duplicate member", request{method: "POST", path: "/chat/completions", bearer: tok, body: `{"stream":true,"stream":false,"messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
+		{"stream_options string", request{method: "POST", path: "/chat/chat/completions", bearer: tok, body: `{"stream":true,"stream_options":"usage","messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
+		{"include_usage string", request{method: "POST", path: "/chat/chat/completions", bearer: tok, body: `{"stream":true,"stream_options":{"include_usage":"yes"},"messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
+		{"max_tokens zero", request{method: "POST", path: "/chat/chat/completions", bearer: tok, body: `{"max_tokens":0,"messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
+		{"max_completion_tokens negative", request{method: "POST", path: "/chat/chat/completions", bearer: tok, body: `{"max_completion_tokens":-1,"messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
+		{"max_tokens fraction", request{method: "POST", path: "/chat/chat/completions", bearer: tok, body: `{"max_tokens":1.5,"messages":[{"role":"user","content":"x"}]}`, ctype: json}, 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +224,72 @@ func TestEchoRefused(t *testing.T) {
 			wantError(t, res, tt.wantStatus, tt.wantCode)
 			if tt.wantStatus == http.StatusMethodNotAllowed && res.header.Get("Allow") != http.MethodPost {
 				t.Errorf("Allow = %q, want POST", res.header.Get("Allow"))
+			}
+		})
+	}
+}
+
+// TestEchoRoutes covers the echo's router: what it answers, the 404 of any
+// other path (naming the paths it answers) and the 405 of another method (with
+// Allow), all in the OpenAI error shape.
+func TestEchoRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.createSession(t, "").AccessToken
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantAllow    string
+	}{
+		{"GET", "/chat/models", 200, ""},
+		{"GET", "/chat/models/gpt-4o-mini", 200, ""},
+		{"POST", "/chat/chat/completions", 400, ""}, // no body, but routed
+		{"POST", "/chat/completions", 400, ""},
+		{"POST", "/chat/responses", 400, ""},
+		{"POST", "/chat/v1/messages", 400, ""},
+		{"GET", "/chat/chat/completions", 405, "POST"},
+		{"PUT", "/chat/completions", 405, "POST"},
+		{"GET", "/chat/responses", 405, "POST"},
+		{"DELETE", "/chat/v1/messages", 405, "POST"},
+		{"POST", "/chat/models", 405, "GET"},
+		{"POST", "/chat/models/x", 405, "GET"},
+		{"GET", "/chat/", 404, ""},
+		{"GET", "/chat/models/", 404, ""},
+		{"GET", "/chat/models/a/b", 404, ""},
+		{"POST", "/chat/v1/chat/completions", 404, ""},
+		{"POST", "/chat/messages", 404, ""},
+		{"POST", "/chat/responses/", 404, ""},
+		{"GET", "/chat/v1/models", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res := ts.do(t, request{method: tt.method, path: tt.path, bearer: tok})
+			switch tt.wantStatus {
+			case http.StatusOK:
+				if res.status != http.StatusOK {
+					t.Fatalf("status = %d, body %s", res.status, res.body)
+				}
+				return
+			case http.StatusBadRequest:
+				if b := wantError(t, res, tt.wantStatus, "invalid_request"); b.Description != "a JSON request body is required" {
+					t.Errorf("message = %q, want the missing body named", b.Description)
+				}
+				return
+			}
+			b := wantError(t, res, tt.wantStatus, "invalid_request")
+			if got := res.header.Get("Allow"); got != tt.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tt.wantAllow)
+			}
+			if tt.wantStatus == http.StatusNotFound {
+				if b.Type != "not_found_error" {
+					t.Errorf("type = %q, want not_found_error", b.Type)
+				}
+				for _, p := range []string{"POST /chat/chat/completions", "POST /chat/completions", "GET /chat/models", "POST /chat/responses", "POST /chat/v1/messages"} {
+					if !strings.Contains(b.Description, p) {
+						t.Errorf("404 message %q does not name %s", b.Description, p)
+					}
+				}
+			} else if !strings.Contains(b.Description, tt.wantAllow) {
+				t.Errorf("405 message %q does not name %s", b.Description, tt.wantAllow)
 			}
 		})
 	}
