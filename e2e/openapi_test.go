@@ -198,13 +198,33 @@ func TestOpenAPI(t *testing.T) {
 		{name: "chat: not JSON", req: request{Method: post, Path: "/chat/completions", Token: tok, Header: plain, Body: "hello"}, status: 415},
 		{name: "chat: too large", req: request{Method: post, Path: "/chat/completions", Token: tok, Body: `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 4096) + `"}]}`}, status: 413},
 		{name: "chat: echo method", req: request{Method: get, Path: "/chat/completions", Token: tok}, status: 405, validRequest: true},
-		{name: "chat: echo path", req: request{Method: get, Path: "/chat/models", Token: tok}, status: 404, validRequest: true},
+		{name: "chat: echo path", req: request{Method: get, Path: "/chat/embeddings", Token: tok}, status: 404, validRequest: true},
+		{name: "chat, the SDKs' path", req: request{Method: post, Path: "/chat/chat/completions", Token: tok, Body: chatBody}, status: 200, validRequest: true},
+		{name: "chat, cut at max_tokens", req: request{Method: post, Path: "/chat/chat/completions", Token: tok, Body: `{"max_tokens":1,"messages":[{"role":"user","content":"two words"}]}`}, status: 200, validRequest: true},
+		{name: "chat: max_tokens zero", req: request{Method: post, Path: "/chat/chat/completions", Token: tok, Body: `{"max_tokens":0,"messages":[{"role":"user","content":"x"}]}`}, status: 400},
+		{name: "models", req: request{Method: get, Path: "/chat/models", Token: tok}, status: 200, validRequest: true},
+		{name: "model", req: request{Method: get, Path: "/chat/models/gpt-4o-mini", Token: tok}, status: 200, validRequest: true},
+		{name: "models: no token", req: request{Method: get, Path: "/chat/models"}, status: 401},
+		{name: "responses", req: request{Method: post, Path: "/chat/responses", Token: tok, Body: `{"model":"echo","instructions":"be brief","input":[{"role":"user","content":[{"type":"input_text","text":"validate me"}]}]}`}, status: 200, validRequest: true},
+		{name: "responses, cut", req: request{Method: post, Path: "/chat/responses", Token: tok, Body: `{"model":"echo","max_output_tokens":1,"input":"validate me"}`}, status: 200, validRequest: true},
+		{name: "responses: no input", req: request{Method: post, Path: "/chat/responses", Token: tok, Body: `{"model":"echo"}`}, status: 400},
+		{name: "responses: not JSON", req: request{Method: post, Path: "/chat/responses", Token: tok, Header: plain, Body: "hello"}, status: 415},
+		{name: "messages", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"model":"echo","max_tokens":64,"system":"be brief","messages":[{"role":"user","content":"validate me"}]}`}, status: 200, validRequest: true},
+		{name: "messages: no max_tokens", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"model":"echo","messages":[{"role":"user","content":"x"}]}`}, status: 400},
+		{name: "messages: too large", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"max_tokens":1,"messages":[{"role":"user","content":"` + strings.Repeat("a", 4096) + `"}]}`}, status: 413},
 		{name: "unknown route", req: request{Method: get, Path: "/admin"}, status: 404, unrouted: "NotFound"},
 		{name: "ops: method", req: request{Method: http.MethodPut, Path: "/healthz"}, status: 405, unrouted: "MethodNotAllowed"},
 	} {
 		sp.check(t, echo, x)
 	}
-	sp.checkStream(t, echo, tok)
+	for _, st := range []struct{ path, body, schema string }{
+		{"/chat/completions", `{"model":"echo","stream":true,"messages":[{"role":"user","content":"one two three"}]}`, "ChatCompletionChunk"},
+		{"/chat/chat/completions", `{"model":"echo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three"}]}`, "ChatCompletionChunk"},
+		{"/chat/responses", `{"model":"echo","stream":true,"input":"one two three"}`, "ResponseStreamEvent"},
+		{"/chat/v1/messages", `{"model":"echo","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"one two three"}]}`, "MessageStreamEvent"},
+	} {
+		sp.checkStream(t, echo, tok, st.path, st.body, st.schema)
+	}
 
 	// A proxy in front of a test upstream, with an EdDSA signing key and the
 	// default-sized burst shrunk to one, so a second session is refused.
@@ -213,6 +233,9 @@ func TestOpenAPI(t *testing.T) {
 		case "/v1/completions":
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"id":"up-1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`))
+		case "/v1/models":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"object":"list","data":[{"id":"up","object":"model","created":1,"owned_by":"up"}]}`))
 		case "/v1/slow":
 			<-r.Context().Done() // answers nothing: the proxy gives up
 		default:
@@ -249,7 +272,7 @@ func TestOpenAPI(t *testing.T) {
 		{name: "metrics on their own listener", req: request{Method: get, Path: "/metrics"}, status: 404, validRequest: true},
 		{name: "proxied completion", req: request{Method: post, Path: "/chat/completions", Token: ptok.AccessToken, Body: chatBody}, status: 200, validRequest: true},
 		{name: "proxied GET", req: request{Method: get, Path: "/chat/models", Token: ptok.AccessToken}, status: 200, validRequest: true},
-		{name: "proxied PUT", req: request{Method: http.MethodPut, Path: "/chat/models", Token: ptok.AccessToken, Body: `{}`}, status: 200, validRequest: true},
+		{name: "proxied PUT", req: request{Method: http.MethodPut, Path: "/chat/files", Token: ptok.AccessToken, Body: `{}`}, status: 200, validRequest: true},
 		{name: "proxied: encoded dots", req: request{Method: get, Path: "/chat/%2e%2e", Token: ptok.AccessToken}, status: 400},
 		{name: "proxied: no token", req: request{Method: get, Path: "/chat/models"}, status: 401},
 		{name: "proxied: upstream silent", req: request{Method: get, Path: "/chat/slow", Token: ptok.AccessToken}, status: 504, validRequest: true},
@@ -273,40 +296,49 @@ func TestOpenAPI(t *testing.T) {
 	assertNoLeak(t, "logs", echo.Logs()+proxy.Logs(), secret, apiKey, tok, ptok.AccessToken)
 }
 
-// checkStream validates a streamed echo completion: the response as a whole
-// against the spec's text/event-stream entry, and each event's data against
-// the ChatCompletionChunk schema it names.
-func (sp *apiSpec) checkStream(t *testing.T, s *server, tok string) {
+// checkStream validates a streamed echo answer at path: the response as a
+// whole against the spec's text/event-stream entry, and each event's data
+// against the schema that entry names (and an event's name, where the stream
+// names them, against its data's type).
+func (sp *apiSpec) checkStream(t *testing.T, s *server, tok, path, body, schema string) {
 	t.Helper()
-	body := `{"model":"echo","stream":true,"messages":[{"role":"user","content":"one two three"}]}`
-	resp := sp.check(t, s, specCall{name: "chat stream", req: request{Method: http.MethodPost, Path: "/chat/completions", Token: tok, Body: body}, status: 200, validRequest: true})
+	resp := sp.check(t, s, specCall{name: "stream " + path, req: request{Method: http.MethodPost, Path: path, Token: tok, Body: body}, status: 200, validRequest: true})
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		t.Fatalf("stream Content-Type = %q", ct)
+		t.Fatalf("%s stream Content-Type = %q", path, ct)
 	}
-	mt := sp.doc.Paths.Value("/chat/completions").Post.Responses.Status(200).Value.Content.Get("text/event-stream")
+	mt := sp.doc.Paths.Value(path).Post.Responses.Status(200).Value.Content.Get("text/event-stream")
 	ref, ok := mt.Extensions["x-event-schema"].(map[string]any)["$ref"].(string)
-	if !ok || ref != "#/components/schemas/ChatCompletionChunk" {
-		t.Fatalf("text/event-stream x-event-schema = %v, want a $ref to ChatCompletionChunk", mt.Extensions["x-event-schema"])
+	if want := "#/components/schemas/" + schema; !ok || ref != want {
+		t.Fatalf("%s text/event-stream x-event-schema = %v, want a $ref to %s", path, mt.Extensions["x-event-schema"], want)
 	}
-	chunk := sp.doc.Components.Schemas["ChatCompletionChunk"].Value
+	eventSchema := sp.doc.Components.Schemas[schema].Value
 	var events int
+	var name string
 	sc := bufio.NewScanner(bytes.NewReader(resp.Body))
 	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			name = n
+			continue
+		}
 		data, ok := strings.CutPrefix(sc.Text(), "data: ")
 		if !ok || data == "[DONE]" {
 			continue
 		}
 		var v any
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
-			t.Fatalf("event %q is not JSON: %v", data, err)
+			t.Fatalf("%s: event %q is not JSON: %v", path, data, err)
 		}
-		if err := chunk.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
-			t.Errorf("event %s does not match ChatCompletionChunk: %v", data, err)
+		if err := eventSchema.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("%s: event %s does not match %s: %v", path, data, schema, err)
 		}
+		if typ, _ := v.(map[string]any)["type"].(string); name != "" && typ != name {
+			t.Errorf("%s: event named %q has type %q", path, name, typ)
+		}
+		name = ""
 		events++
 	}
 	if events < 4 { // three words and the finish
-		t.Errorf("%d events, want at least 4", events)
+		t.Errorf("%s: %d events, want at least 4", path, events)
 	}
 }
 
