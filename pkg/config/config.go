@@ -149,17 +149,19 @@ type Chat struct {
 	// UpstreamAuthScheme is chat.upstream_auth_scheme (default "Bearer"; empty sends
 	// the bare key).
 	UpstreamAuthScheme string `mapstructure:"upstream_auth_scheme"`
-	// EchoDelay is chat.echo_delay, the pause between streamed echo chunks (default 20ms).
+	// EchoDelay is chat.echo_delay, the pause between the words of a streamed echo
+	// reply (default 20ms).
 	EchoDelay time.Duration `mapstructure:"echo_delay"`
 	// ConnectTimeout is chat.connect_timeout for dialling the upstream (default 10s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	// ResponseHeaderTimeout is chat.response_header_timeout (default 60s): 504 after it.
 	ResponseHeaderTimeout time.Duration `mapstructure:"response_header_timeout"`
-	// IdleTimeout is chat.idle_timeout: a response that sends nothing for this long
-	// is ended (default 60s).
+	// IdleTimeout is chat.idle_timeout: a proxied response that sends nothing for
+	// this long is ended, and so is an echo reply whose client takes this long to
+	// accept a write (default 60s).
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
-	// MaxStreamDuration is chat.max_stream_duration, the longest a single proxied
-	// response may run (default 10m).
+	// MaxStreamDuration is chat.max_stream_duration, the longest a single chat
+	// response, proxied or echoed, may stream (default 10m).
 	MaxStreamDuration time.Duration `mapstructure:"max_stream_duration"`
 	// MaxBodyBytes is chat.max_body_bytes, the largest request body forwarded
 	// (default 1 MiB); larger bodies get 413.
