@@ -48,10 +48,13 @@ const DefaultChatMaxBodyBytes = 1 << 20
 const echoRoutesText = "the built-in echo backend answers POST /chat/chat/completions (also POST /chat/completions), " +
 	"GET /chat/models, GET /chat/models/{id}, POST /chat/responses and POST /chat/v1/messages"
 
-// echoRoute is one path of the echo backend: the method it answers and how.
+// echoRoute is one path of the echo backend: the method it answers, how, and
+// its name in messages (the path as the client wrote it, a template for
+// /models/{id}: a client's own path is never repeated back).
 type echoRoute struct {
 	method string
 	handle gin.HandlerFunc
+	name   string
 }
 
 // echoBackend holds everything the echo handlers need, built once by
@@ -104,15 +107,14 @@ func newEchoBackend(cfg ChatConfig, logger *slog.Logger) *echoBackend {
 		messagesSpec:  anthropicMessagesSpec(limit),
 	}
 	e.models = e.modelList()
-	chat := echoRoute{http.MethodPost, e.handleChatCompletions}
 	e.routes = map[string]echoRoute{
-		"/chat/completions": chat,
-		"/completions":      chat,
-		"/models":           {http.MethodGet, e.handleModels},
-		"/responses":        {http.MethodPost, e.handleResponses},
-		"/v1/messages":      {http.MethodPost, e.handleMessages},
+		"/chat/completions": {http.MethodPost, e.handleChatCompletions, "/chat/chat/completions"},
+		"/completions":      {http.MethodPost, e.handleChatCompletions, "/chat/completions"},
+		"/models":           {http.MethodGet, e.handleModels, "/chat/models"},
+		"/responses":        {http.MethodPost, e.handleResponses, "/chat/responses"},
+		"/v1/messages":      {http.MethodPost, e.handleMessages, "/chat/v1/messages"},
 	}
-	e.model = echoRoute{http.MethodGet, e.handleModel}
+	e.model = echoRoute{http.MethodGet, e.handleModel, "/chat/models/{id}"}
 	return e
 }
 
@@ -130,7 +132,7 @@ func (e *echoBackend) serve(c *gin.Context) {
 	if c.Request.Method != rt.method {
 		c.Header("Allow", rt.method)
 		respondError(c, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-			desc: "the built-in echo backend answers /chat" + rest + " only with " + rt.method})
+			desc: "the built-in echo backend answers " + rt.name + " only with " + rt.method})
 		return
 	}
 	rt.handle(c)
