@@ -14,13 +14,15 @@ import (
 // to the [WithErrorHook] hook wrap one of them or a verifier error.
 var (
 	// ErrNoToken means the request carries no bearer token: no Authorization
-	// header, an empty one, or another scheme. The answer is 401 with a bare
-	// challenge (RFC 6750 section 3.1: no error code).
+	// header, an empty one, or another scheme (and none of the other sources the
+	// middleware reads). The answer is 401 with a bare challenge (RFC 6750 section
+	// 3.1: no error code).
 	ErrNoToken = errors.New("no bearer token")
-	// ErrBadRequest means the Authorization header is malformed: more than one of
-	// them, "Bearer" without a token, or a token that is not a single token68
-	// value. The answer is 400 with error="invalid_request".
-	ErrBadRequest = errors.New("authorization header is malformed")
+	// ErrBadRequest means the credentials are malformed: more than one
+	// Authorization header, "Bearer" without a token, a token that is not a single
+	// token68 value, or credentials in more than one place (see [WithXAPIKey] and
+	// [WithWebSocketProtocol]). The answer is 400 with error="invalid_request".
+	ErrBadRequest = errors.New("credentials are malformed")
 )
 
 // Verifier is the part of *token.Verifier the middleware uses. Tests and library
@@ -37,10 +39,13 @@ var _ Verifier = (*token.Verifier)(nil)
 // NewMiddleware(v, opts...).Handler(); keep the [Middleware] instead when a handler
 // behind it refuses tokens itself.
 //
-// The token is read only from the Authorization header (never from the query or a
-// form, where it would end up in logs). The scheme "Bearer" is matched without
-// regard to case (RFC 7235 section 2.1) and may be followed by one or more spaces,
-// then exactly one token68 value. A refusal aborts the chain and is answered with
+// By default the token is read only from the Authorization header; [WithXAPIKey]
+// and [WithWebSocketProtocol] add the X-API-Key header and, on a WebSocket upgrade,
+// the offered subprotocols. It is never read from the query, a form or a cookie,
+// where it would end up in logs or be sent by the browser on its own. The scheme
+// "Bearer" is matched without regard to case (RFC 7235 section 2.1) and may be
+// followed by one or more spaces, then exactly one token68 value. A request
+// carrying more than one credential is refused as malformed. A refusal aborts the chain and is answered with
 // Cache-Control: no-store, a WWW-Authenticate challenge and, by default, a JSON
 // body {"error": "...", "error_description": "..."} (see [WithErrorWriter]):
 //
@@ -59,10 +64,11 @@ func New(v Verifier, opts ...Option) gin.HandlerFunc {
 // Middleware is the bearer-token middleware with its settings: the handler that
 // guards routes, and the refusal path that handlers behind it share.
 type Middleware struct {
-	v     Verifier
-	ch    challenger
-	hook  func(c *gin.Context, err error)
-	write ErrorWriter
+	v       Verifier
+	ch      challenger
+	hook    func(c *gin.Context, err error)
+	write   ErrorWriter
+	sources source
 }
 
 // NewMiddleware returns the middleware for v with opts applied; see [New] for what
@@ -72,13 +78,13 @@ func NewMiddleware(v Verifier, opts ...Option) *Middleware {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Middleware{v: v, ch: newChallenger(o.realm), hook: o.onError, write: o.write}
+	return &Middleware{v: v, ch: newChallenger(o.realm), hook: o.onError, write: o.write, sources: o.sources}
 }
 
 // Handler returns the gin handler that guards the routes behind it.
 func (m *Middleware) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		claims, ref := authenticate(c.Request, m.v)
+		claims, ref := m.authenticate(c.Request)
 		if ref != nil {
 			m.refuse(c, ref)
 			return
@@ -140,13 +146,13 @@ func APIKey(c *gin.Context) (string, bool) {
 	return claims.APIKey, true
 }
 
-// authenticate reads the bearer token of r and verifies it.
-func authenticate(r *http.Request, v Verifier) (*token.Claims, *Refusal) {
-	raw, ref := bearerToken(r.Header)
+// authenticate reads the credentials of r and verifies the token.
+func (m *Middleware) authenticate(r *http.Request) (*token.Claims, *Refusal) {
+	cr, ref := readCredentials(r, m.sources)
 	if ref != nil {
 		return nil, ref
 	}
-	claims, err := v.Verify(r.Context(), raw)
+	claims, err := m.v.Verify(r.Context(), cr.token)
 	if err != nil {
 		return nil, invalidToken(err)
 	}
@@ -158,21 +164,9 @@ func authenticate(r *http.Request, v Verifier) (*token.Claims, *Refusal) {
 	return claims, nil
 }
 
-// bearerToken extracts the token68 of the single Authorization header in h.
-func bearerToken(h http.Header) (string, *Refusal) {
-	values := h["Authorization"]
-	switch {
-	case len(values) == 0:
-		return "", noToken()
-	case len(values) > 1:
-		return "", badRequest("more than one Authorization header")
-	}
-	// net/http has already trimmed surrounding whitespace from the value. An empty
-	// header carries no authentication information at all, like a missing one.
-	v := values[0]
-	if v == "" {
-		return "", noToken()
-	}
+// bearerToken extracts the token68 of v, the request's single, non-empty
+// Authorization header (net/http has already trimmed surrounding whitespace).
+func bearerToken(v string) (string, *Refusal) {
 	scheme, rest, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", noToken()

@@ -13,10 +13,11 @@ type options struct {
 	realm   string
 	onError func(c *gin.Context, err error)
 	write   ErrorWriter
+	sources source
 }
 
 func defaultOptions() options {
-	return options{realm: DefaultRealm, write: writeDefault}
+	return options{realm: DefaultRealm, write: writeDefault, sources: sourceAuthorization}
 }
 
 // WithRealm sets the realm named in the WWW-Authenticate challenge (default
@@ -50,4 +51,28 @@ func WithErrorWriter(w ErrorWriter) Option {
 			o.write = w
 		}
 	}
+}
+
+// WithXAPIKey makes the middleware also take the session token from an
+// "X-API-Key: <jwt>" header, where SDKs written for Anthropic-style APIs send what
+// they take for an API key (given the session token as their key, they work
+// unchanged). The value must be a single token68. The default reads only
+// Authorization: leave this off on a route where X-API-Key carries something
+// else (jwtgate's POST /sessions takes the real API key there). A request with
+// both headers is refused with 400 invalid_request.
+func WithXAPIKey() Option {
+	return func(o *options) { o.sources |= sourceAPIKey }
+}
+
+// WithWebSocketProtocol makes the middleware also take the session token, on a
+// WebSocket upgrade ([IsWebSocketUpgrade]), from an offered subprotocol entry
+// "jwtgate.bearer.<jwt>" or "openai-insecure-api-key.<jwt>" ([ProtocolBearerPrefix],
+// [ProtocolOpenAIKeyPrefix]): a browser cannot set headers on a WebSocket. The
+// Sec-WebSocket-Protocol header may be repeated and comma-separated (RFC 6455);
+// two token entries, or a token entry and another credential, are refused with 400
+// invalid_request, and so is a header whose entries are not tokens. The entry
+// stays in the request: whatever forwards it must drop it first
+// ([IsCredentialProtocol]). The default reads only Authorization.
+func WithWebSocketProtocol() Option {
+	return func(o *options) { o.sources |= sourceProtocol }
 }
