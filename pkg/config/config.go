@@ -172,6 +172,10 @@ type Chat struct {
 	// AllowSetCookie is chat.allow_set_cookie: pass the upstream's Set-Cookie
 	// headers through (default false: dropped).
 	AllowSetCookie bool `mapstructure:"allow_set_cookie"`
+	// AllowedMethods is chat.allowed_methods, the request methods forwarded
+	// upstream (default GET, POST, PUT, PATCH, DELETE, HEAD); others get 405.
+	// TRACE and CONNECT are refused here and never forwarded.
+	AllowedMethods []string `mapstructure:"allowed_methods"`
 }
 
 // CORS configures cross-origin access for browser and webview UIs (DESIGN.md,
@@ -263,6 +267,7 @@ func Default() Config {
 			IdleTimeout:           60 * time.Second,
 			MaxStreamDuration:     10 * time.Minute,
 			MaxBodyBytes:          1 << 20,
+			AllowedMethods:        []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"},
 		},
 		CORS:      CORS{MaxAge: 10 * time.Minute},
 		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10, RefreshesPerMinute: 6},

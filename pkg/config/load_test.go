@@ -151,6 +151,7 @@ func TestLoadEnv(t *testing.T) {
 		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME":      "",
 		"JWTGATE_CHAT_ALLOWED_PATHS":             "/v1/chat,/v1/models",
 		"JWTGATE_CHAT_ALLOW_SET_COOKIE":          "true",
+		"JWTGATE_CHAT_ALLOWED_METHODS":           "POST, GET",
 		"JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE": "30",
 		"JWTGATE_SERVER_TRUSTED_PROXIES":         "10.0.0.1,192.168.0.0/16",
 		"JWTGATE_JWT_VERIFY_CACHE_SIZE":          "0",
@@ -176,6 +177,7 @@ func TestLoadEnv(t *testing.T) {
 	want.Chat.UpstreamAuthScheme = ""
 	want.Chat.AllowedPaths = []string{"/v1/chat", "/v1/models"}
 	want.Chat.AllowSetCookie = true
+	want.Chat.AllowedMethods = []string{"POST", "GET"}
 	want.RateLimit.SessionsPerMinute = 30
 	want.Server.TrustedProxies = []string{"10.0.0.1", "192.168.0.0/16"}
 	want.JWT.VerifyCacheSize = 0

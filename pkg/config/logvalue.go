@@ -75,6 +75,7 @@ func (c Config) LogValue() slog.Value {
 			slog.Int64("max_body_bytes", ch.MaxBodyBytes),
 			slog.Any("allowed_paths", ch.AllowedPaths),
 			slog.Bool("allow_set_cookie", ch.AllowSetCookie),
+			slog.Any("allowed_methods", ch.AllowedMethods),
 		),
 		slog.Group("cors",
 			slog.Any("allowed_origins", c.CORS.AllowedOrigins),

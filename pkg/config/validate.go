@@ -303,6 +303,31 @@ func (c Chat) validate(p *problems) {
 			p.add(fmt.Sprintf("chat.allowed_paths[%d]", i), "must start with \"/\", got %q", path)
 		}
 	}
+	validateMethods(p, c.AllowedMethods)
+}
+
+// validateMethods checks chat.allowed_methods: a non-empty list of the methods
+// a chat API uses. TRACE would have an upstream echo the request, the injected API
+// key included, back to the token holder; CONNECT would open a tunnel past every
+// path rule. Neither is ever forwarded.
+func validateMethods(p *problems, methods []string) {
+	if len(methods) == 0 {
+		p.add("chat.allowed_methods", "must list at least one method")
+	}
+	for i, m := range methods {
+		key := fmt.Sprintf("chat.allowed_methods[%d]", i)
+		switch m {
+		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		case "TRACE", "CONNECT":
+			p.add(key, "%s is never forwarded: it would expose the upstream API key or open a tunnel", m)
+		default:
+			if !httpguts.ValidHeaderFieldName(m) {
+				p.add(key, "%q is not a method token", m)
+				continue
+			}
+			p.add(key, "unknown method %q: want GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS (upper case)", m)
+		}
+	}
 }
 
 // validate applies crossorigin's rules, the ones the server builds its CORS
