@@ -237,6 +237,7 @@ func serverConfig(cfg config.Config) server.Config {
 			MaxBodyBytes:          c.MaxBodyBytes,
 			AllowedPaths:          c.AllowedPaths,
 			AllowSetCookie:        c.AllowSetCookie,
+			AllowedMethods:        c.AllowedMethods,
 		},
 		CORS: server.CORSConfig{
 			AllowedOrigins: cfg.CORS.AllowedOrigins,

@@ -8,11 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/jwtgate/jwtgate/pkg/config"
+	"github.com/jwtgate/jwtgate/pkg/server"
 )
 
 // listenAddr waits for the log line with message msg ("listening") and returns its
@@ -223,5 +227,19 @@ func TestServerConfig(t *testing.T) {
 				t.Errorf("rate limit = %d/min burst %d, want %d/min burst %d", sc.SessionsPerMinute, sc.Burst, cfg.RateLimit.SessionsPerMinute, cfg.RateLimit.Burst)
 			}
 		})
+	}
+}
+
+// TestChatMethodsWired checks that chat.allowed_methods reaches the server, and
+// that the configuration's default is the server's own (the two packages cannot
+// share the list: pkg/config does not import pkg/server).
+func TestChatMethodsWired(t *testing.T) {
+	cfg := config.Default()
+	if diff := cmp.Diff(server.DefaultAllowedMethods(), cfg.Chat.AllowedMethods); diff != "" {
+		t.Errorf("chat.allowed_methods default differs from server.DefaultAllowedMethods (-server +config):\n%s", diff)
+	}
+	cfg.Chat.AllowedMethods = []string{"POST"}
+	if got := serverConfig(cfg).Chat.AllowedMethods; !slices.Equal(got, []string{"POST"}) {
+		t.Errorf("server AllowedMethods = %q, want [POST]", got)
 	}
 }

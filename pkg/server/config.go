@@ -80,4 +80,8 @@ type ChatConfig struct {
 	AllowedPaths []string
 	// AllowSetCookie passes upstream Set-Cookie headers through (default: dropped).
 	AllowSetCookie bool
+	// AllowedMethods are the request methods forwarded upstream; any other gets
+	// 405 with Allow. Empty means [DefaultAllowedMethods]. TRACE and CONNECT are
+	// never forwarded, even when listed.
+	AllowedMethods []string
 }

@@ -505,9 +505,25 @@ func TestCORSOff(t *testing.T) {
 	if got := corsHeaders(res.header); len(got) != 0 || res.status != http.StatusOK {
 		t.Errorf("GET /healthz = %d with CORS headers %v, want 200 and none", res.status, got)
 	}
-	// An OPTIONS to /chat/* is an ordinary proxied request, as before CORS existed.
+	// An OPTIONS to /chat/* is an ordinary chat request, as before CORS existed:
+	// chat.allowed_methods refuses it by default, with the proxy's own 405.
 	pre := preflight("/chat/chat/completions", webApp, "POST", "")
 	pre.bearer = tok
+	res = ts.do(t, pre)
+	wantError(t, res, http.StatusMethodNotAllowed, "invalid_request")
+	if got := res.header.Get("Allow"); got != "GET, POST, PUT, PATCH, DELETE, HEAD" || up.calls.Load() != 0 {
+		t.Errorf("OPTIONS /chat/*: Allow %q after %d upstream calls, want chat.allowed_methods and none", got, up.calls.Load())
+	}
+	if got := corsHeaders(res.header); len(got) != 0 {
+		t.Errorf("CORS headers %v with cors off", got)
+	}
+	// With OPTIONS allowed, it is proxied like any other method.
+	ts = newTestServer(t, func(o *testOptions) {
+		o.cfg.CORS = server.CORSConfig{AllowedHeaders: []string{"x-trace-id"}, MaxAge: time.Hour}
+		o.cfg.Chat.UpstreamURL = up.url
+		o.cfg.Chat.AllowedMethods = []string{http.MethodOptions, http.MethodPost}
+	})
+	pre.bearer = ts.createSession(t, "").AccessToken
 	if res := ts.do(t, pre); res.status != http.StatusOK || up.calls.Load() != 1 {
 		t.Errorf("OPTIONS /chat/* = %d after %d upstream calls, want it proxied", res.status, up.calls.Load())
 	}

@@ -51,6 +51,7 @@ type chatProxy struct {
 	idleTimeout    time.Duration
 	maxStream      time.Duration
 	allowSetCookie bool
+	methods        methodSet
 	logger         *slog.Logger
 	metrics        *upstreamMetrics
 	rp             *httputil.ReverseProxy
@@ -167,6 +168,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 		idleTimeout:    cfg.IdleTimeout,
 		maxStream:      cfg.MaxStreamDuration,
 		allowSetCookie: cfg.AllowSetCookie,
+		methods:        newMethodSet(cfg.AllowedMethods),
 		logger:         logger,
 		metrics:        m,
 	}
@@ -236,6 +238,11 @@ func (p *chatProxy) handle(c *gin.Context) {
 	if !validRest(rest) || !validEscapedPath(r.URL.EscapedPath()) {
 		writeChatError(w, http.StatusBadRequest, codeInvalidRequest,
 			"the chat path must not contain dot segments, empty segments, backslashes, control characters or encoded dots, slashes or percent signs")
+		return
+	}
+	if !p.methods.allows(r.Method) {
+		w.Header().Set("Allow", p.methods.allow)
+		writeChatError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "the chat backend is not reached with this method")
 		return
 	}
 	call := &proxyCall{
