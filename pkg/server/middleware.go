@@ -38,6 +38,11 @@ func infoOf(c *gin.Context) *requestInfo {
 // carries no header, body, token or key: only the key's fingerprint when the
 // request had one. The request id reaches the line through the logger, which
 // [New] wraps with [requestIDHandler].
+//
+// It records in a deferred call, so that a request whose handler ends in a
+// panic is recorded too: the reverse proxy aborts a broken response with
+// http.ErrAbortHandler, which is passed on once recorded. A WebSocket is
+// recorded as 101 when it ends, with the connection's whole duration.
 func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -49,42 +54,52 @@ func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
 		info := &requestInfo{requestID: id}
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestInfoKey{}, info))
 
+		defer func() {
+			v := recover()
+			record(c, logger, m, info, start)
+			if v != nil {
+				panic(v)
+			}
+		}()
 		c.Next()
-
-		elapsed := time.Since(start)
-		route := c.FullPath()
-		if route == "" {
-			route = unmatchedRoute
-		}
-		method := methodLabel(c.Request.Method)
-		status := c.Writer.Status()
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
-
-		ctx := c.Request.Context()
-		if !logger.Enabled(ctx, slog.LevelInfo) {
-			return
-		}
-		fp := info.fingerprint
-		if claims, ok := token.FromContext(ctx); ok {
-			fp = claims.APIKeyFingerprint
-		}
-		attrs := make([]slog.Attr, 0, 8)
-		attrs = append(attrs,
-			slog.String("method", method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("latency", elapsed),
-			slog.Int("bytes", max(c.Writer.Size(), 0)),
-		)
-		if fp != "" {
-			attrs = append(attrs, slog.String("api_key_fingerprint", fp))
-		}
-		if info.authFailure != "" {
-			attrs = append(attrs, slog.String("auth_failure", info.authFailure))
-		}
-		logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	}
+}
+
+// record counts, times and logs one request for observe.
+func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, start time.Time) {
+	elapsed := time.Since(start)
+	route := c.FullPath()
+	if route == "" {
+		route = unmatchedRoute
+	}
+	method := methodLabel(c.Request.Method)
+	status := c.Writer.Status()
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+
+	ctx := c.Request.Context()
+	if !logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	fp := info.fingerprint
+	if claims, ok := token.FromContext(ctx); ok {
+		fp = claims.APIKeyFingerprint
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
+		slog.String("method", method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("latency", elapsed),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+	)
+	if fp != "" {
+		attrs = append(attrs, slog.String("api_key_fingerprint", fp))
+	}
+	if info.authFailure != "" {
+		attrs = append(attrs, slog.String("auth_failure", info.authFailure))
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // recoverPanics turns a panic in a handler into a logged error and a bare JSON
