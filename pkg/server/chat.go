@@ -13,5 +13,5 @@ func newChatHandler(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (gi
 	if cfg.UpstreamURL != nil {
 		return newChatProxy(cfg, logger, m)
 	}
-	return handleEcho(cfg, logger), nil
+	return refuseEchoUpgrade(handleEcho(cfg, logger)), nil
 }

@@ -73,6 +73,12 @@ type proxyCall struct {
 	authVal string
 	keyFP   string
 	start   time.Time // when the request was handed to the reverse proxy
+	// ws is the checked WebSocket handshake of an upgrade; nil for any other
+	// request. protocols are the offered subprotocols less jwtgate's own
+	// entries, set on the upstream request when offered is true.
+	ws        *wsHandshake
+	protocols []string
+	offered   bool
 	// answered is set once the upstream's response headers arrived. The
 	// proxy's hooks and deferred calls run on the handler's goroutine.
 	answered bool
@@ -245,12 +251,20 @@ func (p *chatProxy) handle(c *gin.Context) {
 		writeChatError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "the chat backend is not reached with this method")
 		return
 	}
+	hs, protocols, offered, e := checkHandshake(r)
+	if e != nil {
+		writeChatError(w, e.status, e.code, e.desc)
+		return
+	}
 	call := &proxyCall{
-		client:  r.Context(),
-		rest:    rest,
-		outURL:  p.outURL(rest, r.URL.RawQuery),
-		authVal: p.authPrefix + claims.APIKey,
-		keyFP:   claims.APIKeyFingerprint,
+		client:    r.Context(),
+		rest:      rest,
+		outURL:    p.outURL(rest, r.URL.RawQuery),
+		authVal:   p.authPrefix + claims.APIKey,
+		keyFP:     claims.APIKeyFingerprint,
+		ws:        hs,
+		protocols: protocols,
+		offered:   offered,
 	}
 	if !p.isAllowed(call.outURL.Path) {
 		writeChatError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
@@ -281,6 +295,9 @@ func (p *chatProxy) handle(c *gin.Context) {
 	defer p.logStreamEnd(ctx, call) // deferred: the proxy aborts a cut stream with a panic
 	ctx = context.WithValue(ctx, proxyCallKey{}, call)
 
+	if hs != nil {
+		w = switchWriter{w} // the 101 bypasses gin's writer
+	}
 	call.start = time.Now()
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -337,6 +354,9 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	h.Del("Authorization")
 	h.Del("X-Api-Key")
 	h.Del("Cookie")
+	if call.offered {
+		setProtocols(h, call.protocols)
+	}
 	h.Set(p.authHeader, call.authVal)
 	// The upstream sees the id jwtgate logs, never a client's malformed one.
 	// (Outside [New]'s middleware there is no id, and the header passes as is.)
@@ -368,9 +388,10 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 		res.Header.Del("Set-Cookie")
 		res.Header.Del("Set-Cookie2")
 	}
-	if p.idleTimeout <= 0 || res.StatusCode == http.StatusSwitchingProtocols {
-		// An upgraded connection needs its body writable; the stream deadline
-		// still closes it.
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return p.acceptUpgrade(res, call)
+	}
+	if p.idleTimeout <= 0 {
 		return nil
 	}
 	if call != nil {
@@ -436,6 +457,8 @@ func describeUpstreamError(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.Is(err, errBadUpgrade):
+		return "not a valid WebSocket accept"
 	case errors.Is(err, errMaxStreamDuration):
 		return "max stream duration reached"
 	case errors.Is(err, context.DeadlineExceeded):

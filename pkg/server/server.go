@@ -187,6 +187,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 	hook := ginauth.WithErrorHook(m.observeAuthFailure(logger))
 	auth := ginauth.NewMiddleware(currentVerifier{s}, hook)
+	// On /chat/* the token may also come in X-API-Key and, on a WebSocket
+	// upgrade, as a subprotocol entry (what the vendors' SDKs and browsers can
+	// send); /sessions keeps X-API-Key for the real API key.
+	chatAuth := ginauth.New(currentVerifier{s}, hook, ginauth.WithErrorWriter(writeChatRefusal),
+		ginauth.WithXAPIKey(), ginauth.WithWebSocketProtocol())
 	rd := routeDeps{
 		version:  d.Version,
 		ready:    &s.ready,
@@ -194,7 +199,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
 		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth},
 		auth:     auth.Handler(),
-		chatAuth: ginauth.New(currentVerifier{s}, hook, ginauth.WithErrorWriter(writeChatRefusal)),
+		chatAuth: chatAuth,
 		chat:     chat,
 	}
 	if cfg.PublicMetrics {
