@@ -31,7 +31,7 @@ FUZZ_TARGETS := ./pkg/token:FuzzVerify:50000x ./pkg/ginauth:FuzzAuthorizationHea
                 ./pkg/dpop:FuzzDPoPProof:20000x ./pkg/crossorigin:FuzzOrigin:20000x
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-go test-interop bench lint fmt clean fuzz
+.PHONY: help build run test test-deps test-go test-interop bench lint fmt clean fuzz
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,14 +42,20 @@ build: ## Build bin/jwtgate (version from git describe, else "dev")
 run: build ## Build, then start the server on the defaults (127.0.0.1:8080)
 	./$(BIN) serve
 
-test: test-go test-interop ## Run every test the project has
+test: test-deps test-go test-interop ## Run every test the project has (installs what the tests need first, see test-deps)
+
+# test-deps installs, when missing, the programs the tests start: Debian's chromium for
+# the browser test in interop/ (driven by puppeteer-core, which never downloads a
+# browser of its own). CI runs as root on a fresh Debian machine.
+test-deps: ## Install the test programs when missing (Debian's chromium; needs root and apt-get)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 test-go: ## Go tests with the race detector: unit, fuzz seeds, end to end (e2e builds its own binary), bench tools; then a few seconds of fuzzing per target (a fixed number of executions)
 	$(GO) test -race -count=1 ./...
 	cd bench && $(GO) test -race -count=1 ./...
 	$(run-fuzz)
 
-test-interop: build ## Interoperability with the jose library (Node.js; npm ci installs the locked version)
+test-interop: build test-deps ## Interoperability with real clients (Node.js; npm ci installs the locked versions): jose, the openai, @anthropic-ai/sdk and Vercel ai SDKs, headless Chromium
 	cd interop && npm ci --no-audit --no-fund --loglevel=error && JWTGATE_BIN=$(CURDIR)/$(BIN) npm test
 
 BENCHCOUNT  ?= 6
