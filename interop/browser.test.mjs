@@ -130,7 +130,7 @@ for (const prefix of ['jwtgate.bearer.', 'openai-insecure-api-key.']) {
     const url = `${proxy.url.replace(/^http/, 'ws')}/chat/realtime?model=gpt-realtime`;
     const got = await call(page, 'websocket', url, prefix, token, ['hello', 'second message']);
     const seen = upstream.handshakes.slice(from);
-    assert.equal(seen.length, 1, 'one handshake reached the upstream');
+    assert.equal(seen.length, 1, `one handshake reached the upstream; the page saw ${JSON.stringify(got)}`);
     assert.deepEqual(seen[0].refused, [], 'the upstream accepted the handshake');
     assert.equal(seen[0].path, '/realtime?model=gpt-realtime');
     assert.ok(!JSON.stringify(seen[0].headers).includes(token), 'the token does not reach the upstream');
