@@ -117,22 +117,26 @@ func buildTokens(cfg config.Config, logger *slog.Logger) (*token.KeySet, *token.
 // newIssuerVerifier builds the issuer and verifier of ks with the jwt.* settings
 // other than the keys.
 func newIssuerVerifier(ks *token.KeySet, j config.JWT) (*token.Issuer, *token.Verifier, error) {
-	opts := []token.Option{
+	// jwt.max_ttl bounds both: the issuer caps lifetimes at it, and the verifier
+	// refuses a token living longer (only a leaked signing key could make one).
+	maxTTL := token.WithMaxTTL(j.MaxTTL)
+	iss, err := token.NewIssuer(ks, j.Issuer, j.Audience,
+		maxTTL,
 		token.WithTTL(j.TTL),
-		token.WithMaxTTL(j.MaxTTL),
 		token.WithMaxSessionAge(j.MaxSessionAge),
 		token.WithPlainAPIKey(strings.EqualFold(j.APIKeyClaim, "plain")),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the issuer: %w", err)
+	}
+	ver, err := token.NewVerifier(ks, j.Issuer, j.Audience,
+		maxTTL,
 		token.WithLeeway(j.Leeway),
 		token.WithNotBefore(j.NotBefore),
 		// jwt.verify_cache_size: repeated requests with one token skip the signature
 		// check; exp and nbf are still checked on every hit (0: off).
 		token.WithCache(j.VerifyCacheSize),
-	}
-	iss, err := token.NewIssuer(ks, j.Issuer, j.Audience, opts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("building the issuer: %w", err)
-	}
-	ver, err := token.NewVerifier(ks, j.Issuer, j.Audience, opts...)
+	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("building the verifier: %w", err)
 	}

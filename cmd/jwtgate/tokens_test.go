@@ -179,6 +179,39 @@ func TestBuildTokensOptions(t *testing.T) {
 	}
 }
 
+// TestBuildTokensVerifierMaxTTL checks that jwt.max_ttl reaches the verifier: a
+// token signed by a configured key but living longer than jwt.max_ttl (plus the
+// leeway) is refused, as only someone holding the key outside jwtgate can make one.
+func TestBuildTokensVerifierMaxTTL(t *testing.T) {
+	cfg := config.Default()
+	cfg.JWT.Secret = config.Secret(newSecret(t))
+	cfg.JWT.MaxTTL = 30 * time.Minute
+	logger, _ := newTestLogger()
+	ks, _, ver, err := buildTokens(cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An issuer on the same key that allows an hour: what a leaked key could sign.
+	rogue, err := token.NewIssuer(ks, cfg.JWT.Issuer, cfg.JWT.Audience, token.WithMaxTTL(time.Hour), token.WithTTL(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := rogue.Issue(t.Context(), token.Params{APIKey: testAPIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(t.Context(), long.Token); !errors.Is(err, token.ErrTokenLifetime) {
+		t.Errorf("a 1h token under jwt.max_ttl 30m: Verify = %v, want %v", err, token.ErrTokenLifetime)
+	}
+	short, err := rogue.Issue(t.Context(), token.Params{APIKey: testAPIKey, TTL: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ver.Verify(t.Context(), short.Token); err != nil {
+		t.Errorf("a 30m token under jwt.max_ttl 30m: Verify = %v, want nil", err)
+	}
+}
+
 func TestBuildTokensErrors(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -52,11 +52,18 @@ func newTestKeySet(t testing.TB, kid string) *token.KeySet {
 func newTestTokens(t testing.TB, opts ...token.Option) *testTokens {
 	t.Helper()
 	ks := newTestKeySet(t, "test-key")
-	iss, err := token.NewIssuer(ks, testIssuer, testAudience, opts...)
+	var (
+		iopts []token.IssuerOption
+		vopts []token.VerifierOption
+	)
+	for _, o := range opts {
+		iopts, vopts = append(iopts, o), append(vopts, o)
+	}
+	iss, err := token.NewIssuer(ks, testIssuer, testAudience, iopts...)
 	if err != nil {
 		t.Fatalf("NewIssuer: %v", err)
 	}
-	ver, err := token.NewVerifier(ks, testIssuer, testAudience, opts...)
+	ver, err := token.NewVerifier(ks, testIssuer, testAudience, vopts...)
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}

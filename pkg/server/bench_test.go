@@ -15,7 +15,7 @@ import (
 func BenchmarkEndpoints(b *testing.B) {
 	ts := newTestServer(b, func(o *testOptions) {
 		o.logLevel = slog.LevelWarn
-		o.tokenOpts = append(o.tokenOpts, token.WithCache(token.DefaultCacheSize))
+		o.verifierOpts = append(o.verifierOpts, token.WithCache(token.DefaultCacheSize))
 	})
 	tok := ts.createSession(b, "").AccessToken
 	for _, tc := range []struct {

@@ -14,7 +14,7 @@ import (
 // from a bad one, and that the same refusals elsewhere keep the RFC 6749 shape.
 func TestChatErrorDialect(t *testing.T) {
 	ts := newTestServer(t, func(o *testOptions) {
-		o.tokenOpts = []token.Option{token.WithLeeway(0)}
+		o.verifierOpts = []token.VerifierOption{token.WithLeeway(0)}
 	})
 	good := ts.createSession(t, "").AccessToken
 	expired := ts.createSession(t, `{"ttl":1}`).AccessToken
@@ -84,7 +84,7 @@ func TestChatErrorDialect(t *testing.T) {
 // counted by reason and noted in the access line, with the refusal headers.
 func TestEveryRefusalIsCounted(t *testing.T) {
 	ts := newTestServer(t, func(o *testOptions) {
-		o.tokenOpts = []token.Option{token.WithTTL(time.Hour), token.WithMaxTTL(time.Hour), token.WithMaxSessionAge(time.Hour)}
+		o.issuerOpts = []token.IssuerOption{token.WithTTL(time.Hour), token.WithMaxTTL(time.Hour), token.WithMaxSessionAge(time.Hour)}
 	})
 	tok := ts.createSession(t, "").AccessToken
 	ts.clock.advance(time.Hour + 10*time.Second)

@@ -87,10 +87,13 @@ type testServer struct {
 }
 
 type testOptions struct {
-	cfg       server.Config
-	tokenOpts []token.Option
-	keys      *token.KeySet
-	logLevel  slog.Level // default debug: every line is captured
+	cfg server.Config
+	// issuerOpts and verifierOpts go to the issuer and the verifier, after
+	// token.WithClock.
+	issuerOpts   []token.IssuerOption
+	verifierOpts []token.VerifierOption
+	keys         *token.KeySet
+	logLevel     slog.Level // default debug: every line is captured
 }
 
 func newTestKeySet(t testing.TB) *token.KeySet {
@@ -128,12 +131,11 @@ func newTestServer(t testing.TB, modify ...func(*testOptions)) *testServer {
 		o.keys = newTestKeySet(t)
 	}
 	clock := newTestClock()
-	opts := append([]token.Option{token.WithClock(clock.now)}, o.tokenOpts...)
-	iss, err := token.NewIssuer(o.keys, testIssuer, testAudience, opts...)
+	iss, err := token.NewIssuer(o.keys, testIssuer, testAudience, append([]token.IssuerOption{token.WithClock(clock.now)}, o.issuerOpts...)...)
 	if err != nil {
 		t.Fatalf("NewIssuer: %v", err)
 	}
-	ver, err := token.NewVerifier(o.keys, testIssuer, testAudience, opts...)
+	ver, err := token.NewVerifier(o.keys, testIssuer, testAudience, append([]token.VerifierOption{token.WithClock(clock.now)}, o.verifierOpts...)...)
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}

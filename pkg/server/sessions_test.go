@@ -322,7 +322,7 @@ func TestRefreshSessionTooOld(t *testing.T) {
 	// Tokens live as long as a session may: at the session's end the token is
 	// still within the verifier's leeway, but the session may not be refreshed.
 	ts := newTestServer(t, func(o *testOptions) {
-		o.tokenOpts = []token.Option{token.WithTTL(time.Hour), token.WithMaxTTL(time.Hour), token.WithMaxSessionAge(time.Hour)}
+		o.issuerOpts = []token.IssuerOption{token.WithTTL(time.Hour), token.WithMaxTTL(time.Hour), token.WithMaxSessionAge(time.Hour)}
 	})
 	tok := ts.createSession(t, "").AccessToken
 	ts.clock.advance(time.Hour + 10*time.Second)

@@ -291,7 +291,7 @@ func TestVerifyAttacks(t *testing.T) {
 	f := newAttackFixture(t)
 	rows := attackRows(t, f)
 	for _, cached := range []bool{false, true} {
-		opts := []Option{WithClock(f.clk.now)}
+		opts := []VerifierOption{WithClock(f.clk.now)}
 		if cached {
 			opts = append(opts, WithCache(DefaultCacheSize))
 		}

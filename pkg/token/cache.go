@@ -11,7 +11,8 @@ import (
 // bound keeps the cache's memory at about entries x 3 KiB at worst.
 const MaxCachedTokenSize = 2 << 10
 
-// DefaultCacheSize is the number of entries [WithCache] is usually given.
+// DefaultCacheSize is the number of entries [WithCache] is usually given, and the
+// default of jwt.verify_cache_size.
 const DefaultCacheSize = 10000
 
 // verifiedCache remembers tokens that passed full verification, keyed by the whole
@@ -25,15 +26,15 @@ type verifiedCache struct {
 func newVerifiedCache(size int) (*verifiedCache, error) {
 	c, err := lru.New[string, *Claims](size)
 	if err != nil {
-		return nil, fmt.Errorf("creating verified-token cache: %w", err)
+		return nil, fmt.Errorf("creating verified-token cache: %w: %w", ErrOptionInvalid, err)
 	}
 	return &verifiedCache{lru: c}, nil
 }
 
-// WithCache keeps up to size verified tokens in memory (verifier; default 0: off).
+// WithCache keeps up to size verified tokens in memory (default 0: off).
 // A hit skips the signature check and decoding but not the exp and nbf checks.
 // Claims returned from the cache are shared between callers: treat every *Claims
 // from [Verifier.Verify] as read-only.
-func WithCache(size int) Option {
-	return func(o *options) { o.cacheSize = size }
+func WithCache(size int) VerifierOption {
+	return verifierOption(func(o *verifierOptions) { o.cacheSize = size })
 }

@@ -19,6 +19,7 @@ var (
 	ErrTokenInvalidIssuer     = errors.New("token has an invalid issuer")
 	ErrTokenInvalidAudience   = errors.New("token has an invalid audience")
 	ErrTokenAPIKeyInvalid     = errors.New("token has an invalid API key claim")
+	ErrTokenLifetime          = errors.New("token lifetime is longer than allowed")
 )
 
 // Reasons a token is not issued. Errors from [Issuer.Issue] and [Issuer.Refresh]
@@ -38,4 +39,10 @@ var (
 	ErrAlgUnsupported  = errors.New("algorithm is not supported")
 	ErrKeySetInvalid   = errors.New("key set is invalid")
 	ErrSealSecretShort = errors.New("seal secret is too short")
+)
+
+// Reasons [NewIssuer] and [NewVerifier] refuse to build.
+var (
+	ErrIssuerAudience = errors.New("issuer and audience are required")
+	ErrOptionInvalid  = errors.New("option is invalid")
 )

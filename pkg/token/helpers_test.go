@@ -44,7 +44,7 @@ func mustKeySet(t testing.TB, signing string, keys ...*Key) *KeySet {
 	return ks
 }
 
-func mustIssuer(t testing.TB, ks *KeySet, opts ...Option) *Issuer {
+func mustIssuer(t testing.TB, ks *KeySet, opts ...IssuerOption) *Issuer {
 	t.Helper()
 	i, err := NewIssuer(ks, testIssuer, testAudience, opts...)
 	if err != nil {
@@ -53,7 +53,7 @@ func mustIssuer(t testing.TB, ks *KeySet, opts ...Option) *Issuer {
 	return i
 }
 
-func mustVerifier(t testing.TB, ks *KeySet, opts ...Option) *Verifier {
+func mustVerifier(t testing.TB, ks *KeySet, opts ...VerifierOption) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(ks, testIssuer, testAudience, opts...)
 	if err != nil {

@@ -19,7 +19,7 @@ type Issuer struct {
 	issuer   string
 	audience string
 	aud      []byte // the audience as a JSON string, built once
-	o        options
+	o        issuerOptions
 }
 
 // Params describe a new session.
@@ -44,20 +44,26 @@ type Issued struct {
 
 // NewIssuer returns an Issuer that signs with ks's signing key. Issuer and audience
 // are required; see [WithTTL], [WithMaxTTL], [WithMaxSessionAge], [WithPlainAPIKey]
-// and [WithClock].
-func NewIssuer(ks *KeySet, issuer, audience string, opts ...Option) (*Issuer, error) {
+// and [WithClock]. Its errors wrap [ErrKeySetInvalid], [ErrIssuerAudience] or
+// [ErrOptionInvalid] (with [ErrTTLInvalid] for lifetimes out of order).
+func NewIssuer(ks *KeySet, issuer, audience string, opts ...IssuerOption) (*Issuer, error) {
 	if ks == nil {
-		return nil, fmt.Errorf("%w: nil key set", ErrKeySetInvalid)
+		return nil, fmt.Errorf("creating issuer: %w: nil key set", ErrKeySetInvalid)
 	}
 	if issuer == "" || audience == "" {
-		return nil, fmt.Errorf("creating issuer: issuer and audience are required")
+		return nil, fmt.Errorf("creating issuer: %w", ErrIssuerAudience)
 	}
-	o := defaultOptions()
+	o := defaultIssuerOptions()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt.applyIssuer(&o)
+		}
 	}
 	if o.ttl <= 0 || o.maxTTL < o.ttl || o.maxSessionAge < o.maxTTL {
-		return nil, fmt.Errorf("creating issuer: %w: need 0 < ttl <= max ttl <= max session age", ErrTTLInvalid)
+		return nil, fmt.Errorf("creating issuer: %w: %w: need 0 < ttl <= max ttl <= max session age", ErrOptionInvalid, ErrTTLInvalid)
+	}
+	if o.now == nil {
+		return nil, fmt.Errorf("creating issuer: %w: nil clock", ErrOptionInvalid)
 	}
 	k := ks.SigningKey()
 	hdr, err := json.Marshal(struct {

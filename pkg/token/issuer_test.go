@@ -164,19 +164,47 @@ func TestRefresh(t *testing.T) {
 
 func TestNewIssuerRejectsBadLifetimes(t *testing.T) {
 	ks := mustKeySet(t, "", mustHMACKey(t, "k1", HS256, testSecret))
-	for _, opts := range [][]Option{
+	for _, opts := range [][]IssuerOption{
 		{WithTTL(0)},
 		{WithTTL(2 * time.Hour), WithMaxTTL(time.Hour)},
 		{WithMaxTTL(48 * time.Hour), WithMaxSessionAge(time.Hour)},
 	} {
-		if _, err := NewIssuer(ks, "i", "a", opts...); !errors.Is(err, ErrTTLInvalid) {
-			t.Errorf("NewIssuer: err = %v, want ErrTTLInvalid", err)
+		_, err := NewIssuer(ks, "i", "a", opts...)
+		if !errors.Is(err, ErrTTLInvalid) || !errors.Is(err, ErrOptionInvalid) {
+			t.Errorf("NewIssuer: err = %v, want ErrTTLInvalid and ErrOptionInvalid", err)
 		}
 	}
-	if _, err := NewIssuer(ks, "", "a"); err == nil {
-		t.Errorf("NewIssuer without issuer succeeded")
+}
+
+// TestConstructorErrors checks that every refusal of NewIssuer and NewVerifier
+// wraps a sentinel a caller can test with errors.Is.
+func TestConstructorErrors(t *testing.T) {
+	ks := mustKeySet(t, "", mustHMACKey(t, "k1", HS256, testSecret))
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"issuer: nil key set", second(NewIssuer(nil, "i", "a")), ErrKeySetInvalid},
+		{"issuer: no issuer", second(NewIssuer(ks, "", "a")), ErrIssuerAudience},
+		{"issuer: no audience", second(NewIssuer(ks, "i", "")), ErrIssuerAudience},
+		{"issuer: nil clock", second(NewIssuer(ks, "i", "a", WithClock(nil))), ErrOptionInvalid},
+		{"verifier: nil key set", second(NewVerifier(nil, "i", "a")), ErrKeySetInvalid},
+		{"verifier: no issuer", second(NewVerifier(ks, "", "a")), ErrIssuerAudience},
+		{"verifier: no audience", second(NewVerifier(ks, "i", "")), ErrIssuerAudience},
+		{"verifier: negative leeway", second(NewVerifier(ks, "i", "a", WithLeeway(-time.Second))), ErrOptionInvalid},
+		{"verifier: zero max ttl", second(NewVerifier(ks, "i", "a", WithMaxTTL(0))), ErrOptionInvalid},
+		{"verifier: negative cache", second(NewVerifier(ks, "i", "a", WithCache(-1))), ErrOptionInvalid},
+		{"verifier: nil clock", second(NewVerifier(ks, "i", "a", WithClock(nil))), ErrOptionInvalid},
 	}
-	if _, err := NewVerifier(ks, "i", ""); err == nil {
-		t.Errorf("NewVerifier without audience succeeded")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.want) {
+				t.Errorf("err = %v, want %v", tt.err, tt.want)
+			}
+		})
 	}
 }
+
+// second returns the error of a constructor's two results.
+func second[T any](_ T, err error) error { return err }

@@ -22,6 +22,7 @@ var reasons = []struct {
 	{ErrTokenInvalidIssuer, "issuer"},
 	{ErrTokenInvalidAudience, "audience"},
 	{ErrTokenAPIKeyInvalid, "api_key"},
+	{ErrTokenLifetime, "lifetime"},
 	// Not a verification failure but a refusal of the token all the same: its
 	// session can no longer be refreshed.
 	{ErrSessionTooOld, "session_too_old"},

@@ -29,30 +29,38 @@ type Verifier struct {
 	ks       *KeySet
 	issuer   string
 	audience string
-	o        options
+	o        verifierOptions
 	cache    *verifiedCache // nil: off
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by a key in ks.
-// Issuer and audience are required; see [WithLeeway], [WithNotBefore] and [WithClock].
-func NewVerifier(ks *KeySet, issuer, audience string, opts ...Option) (*Verifier, error) {
+// Issuer and audience are required; see [WithMaxTTL] (give it the issuer's),
+// [WithLeeway], [WithNotBefore], [WithCache] and [WithClock]. Its errors wrap
+// [ErrKeySetInvalid], [ErrIssuerAudience] or [ErrOptionInvalid].
+func NewVerifier(ks *KeySet, issuer, audience string, opts ...VerifierOption) (*Verifier, error) {
 	if ks == nil {
-		return nil, fmt.Errorf("%w: nil key set", ErrKeySetInvalid)
+		return nil, fmt.Errorf("creating verifier: %w: nil key set", ErrKeySetInvalid)
 	}
 	if issuer == "" || audience == "" {
-		return nil, errors.New("creating verifier: issuer and audience are required")
+		return nil, fmt.Errorf("creating verifier: %w", ErrIssuerAudience)
 	}
-	o := defaultOptions()
+	o := defaultVerifierOptions()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt.applyVerifier(&o)
+		}
 	}
-	if o.leeway < 0 {
-		return nil, errors.New("creating verifier: leeway must not be negative")
+	switch {
+	case o.leeway < 0:
+		return nil, fmt.Errorf("creating verifier: %w: leeway must not be negative", ErrOptionInvalid)
+	case o.maxTTL <= 0:
+		return nil, fmt.Errorf("creating verifier: %w: max ttl must be positive", ErrOptionInvalid)
+	case o.cacheSize < 0:
+		return nil, fmt.Errorf("creating verifier: %w: cache size must not be negative", ErrOptionInvalid)
+	case o.now == nil:
+		return nil, fmt.Errorf("creating verifier: %w: nil clock", ErrOptionInvalid)
 	}
 	v := &Verifier{ks: ks, issuer: issuer, audience: audience, o: o}
-	if o.cacheSize < 0 {
-		return nil, errors.New("creating verifier: cache size must not be negative")
-	}
 	if o.cacheSize > 0 {
 		c, err := newVerifiedCache(o.cacheSize)
 		if err != nil {
@@ -218,6 +226,12 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 	}
 	if !v.o.notBefore.IsZero() && w.Iat < v.o.notBefore.Unix() {
 		return nil, fmt.Errorf("%w: issued before the configured not-before instant", ErrTokenRevoked)
+	}
+	// jwtgate never issues a token that lives longer than the maximum TTL, so one
+	// that does was made with a signing key outside jwtgate: refused, however
+	// valid its signature.
+	if w.Exp-w.Iat > int64(v.o.maxTTL/time.Second)+leeway {
+		return nil, fmt.Errorf("%w: exp is more than the maximum ttl after iat", ErrTokenLifetime)
 	}
 
 	apiKey := w.Ak

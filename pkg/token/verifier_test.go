@@ -74,6 +74,7 @@ func TestVerifyRefusals(t *testing.T) {
 		{"valid aud array", sign(hs256Header, with(valid, "aud", []string{"x", testAudience})), nil},
 		{"valid within leeway after exp", sign(hs256Header, with(valid, "exp", now.Unix()-10)), nil},
 		{"valid unknown claim ignored", sign(hs256Header, with(valid, "extra", 1)), nil},
+		{"valid lifetime of max ttl plus leeway", sign(hs256Header, with(valid, "exp", now.Unix()+3600+30)), nil},
 
 		{"empty", "", ErrTokenMalformed},
 		{"one part", "abc", ErrTokenMalformed},
@@ -135,6 +136,9 @@ func TestVerifyRefusals(t *testing.T) {
 		{"sst after iat", sign(hs256Header, with(valid, "sst", now.Unix()+1)), ErrTokenMalformed},
 		{"expired", sign(hs256Header, with(valid, "exp", now.Unix()-31)), ErrTokenExpired},
 		{"not valid yet", sign(hs256Header, with(valid, "nbf", now.Unix()+31)), ErrTokenNotValidYet},
+		{"lifetime over max ttl plus leeway", sign(hs256Header, with(valid, "exp", now.Unix()+3600+31)), ErrTokenLifetime},
+		{"lifetime of years", sign(hs256Header, with(valid, "exp", now.Unix()+10*365*24*3600)), ErrTokenLifetime},
+		{"lifetime over max ttl, issued earlier", sign(hs256Header, with(valid, "iat", now.Unix()-7200, "sst", now.Unix()-7200, "nbf", now.Unix()-7200)), ErrTokenLifetime},
 		{"issued in future", sign(hs256Header, with(valid, "iat", now.Unix()+31, "sst", now.Unix()+31, "nbf", now.Unix())), ErrTokenIssuedInFuture},
 
 		{"iss wrong", sign(hs256Header, with(valid, "iss", "evil")), ErrTokenInvalidIssuer},
@@ -291,5 +295,48 @@ func TestReasonCoversEverySentinel(t *testing.T) {
 	}
 	if got := len(Labels()); got != len(reasons)+1 {
 		t.Errorf("Labels() has %d entries, want %d", got, len(reasons)+1)
+	}
+}
+
+// TestOptionsApplyWhereTheyCompile checks which constructor each option is of a
+// type for: one that the other constructor would ignore must not be accepted
+// there, so that NewIssuer(ks, iss, aud, WithLeeway(-time.Hour)) does not compile.
+func TestOptionsApplyWhereTheyCompile(t *testing.T) {
+	tests := []struct {
+		name             string
+		opt              any
+		issuer, verifier bool
+	}{
+		{"WithClock", WithClock(time.Now), true, true},
+		{"WithMaxTTL", WithMaxTTL(time.Hour), true, true},
+		{"WithTTL", WithTTL(time.Minute), true, false},
+		{"WithMaxSessionAge", WithMaxSessionAge(time.Hour), true, false},
+		{"WithPlainAPIKey", WithPlainAPIKey(true), true, false},
+		{"WithLeeway", WithLeeway(time.Second), false, true},
+		{"WithNotBefore", WithNotBefore(time.Now()), false, true},
+		{"WithCache", WithCache(1), false, true},
+	}
+	for _, tt := range tests {
+		_, issuer := tt.opt.(IssuerOption)
+		_, verifier := tt.opt.(VerifierOption)
+		if issuer != tt.issuer || verifier != tt.verifier {
+			t.Errorf("%s: an IssuerOption %v, a VerifierOption %v; want %v, %v", tt.name, issuer, verifier, tt.issuer, tt.verifier)
+		}
+	}
+}
+
+// TestVerifyMaxTTLFromOption gives the verifier the issuer's longer maximum: tokens
+// that long are accepted by it, and refused by a verifier left at the default.
+func TestVerifyMaxTTLFromOption(t *testing.T) {
+	clk := newTestClock()
+	ks := mustKeySet(t, "", mustHMACKey(t, "k1", HS256, testSecret))
+	long := WithMaxTTL(2 * time.Hour)
+	iss := mustIssuer(t, ks, WithClock(clk.now), long, WithTTL(2*time.Hour), WithMaxSessionAge(2*time.Hour))
+	tok := mustIssue(t, iss, Params{APIKey: testAPIKey}).Token
+	if _, err := mustVerifier(t, ks, WithClock(clk.now), long).Verify(t.Context(), tok); err != nil {
+		t.Errorf("verifier with the issuer's max ttl: %v", err)
+	}
+	if _, err := mustVerifier(t, ks, WithClock(clk.now)).Verify(t.Context(), tok); !errors.Is(err, ErrTokenLifetime) {
+		t.Errorf("verifier at the default max ttl: err = %v, want ErrTokenLifetime", err)
 	}
 }
