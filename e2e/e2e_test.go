@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 const chatPrompt = "hello brave new world of stateless tokens"
@@ -152,8 +150,11 @@ func walkFlow(t *testing.T, s *server, apiKey, issuer string) []string {
 	assertNoLeak(t, "GET /sessions/current", string(resp.Body), apiKey)
 	var cur current
 	resp.JSON(t, &cur)
-	if cur.APIKeyFingerprint != token.Fingerprint(apiKey) {
-		t.Errorf("api_key_fingerprint = %q, want %q", cur.APIKeyFingerprint, token.Fingerprint(apiKey))
+	// The fingerprint is keyed by the deployment's secret: the one in the token,
+	// the same for every session of the key, and not the key's plain digest.
+	checkFingerprint(t, cur.APIKeyFingerprint, apiKey)
+	if akf := claimsOf(t, sess.AccessToken)["akf"]; cur.APIKeyFingerprint != akf {
+		t.Errorf("api_key_fingerprint = %q, want the token's akf %q", cur.APIKeyFingerprint, akf)
 	}
 	if cur.SessionID == "" || cur.Subject == "" {
 		t.Errorf("session_id %q, subject %q: want both set", cur.SessionID, cur.Subject)
@@ -166,8 +167,9 @@ func walkFlow(t *testing.T, s *server, apiKey, issuer string) []string {
 	if bodySess.ExpiresIn != 60 {
 		t.Errorf("expires_in = %d, want the requested 60", bodySess.ExpiresIn)
 	}
-	if got := s.currentSession(t, bodySess.AccessToken); got.Subject != "alice" || got.SessionID == cur.SessionID {
-		t.Errorf("body session: subject %q, session %q; want alice and a new session", got.Subject, got.SessionID)
+	if got := s.currentSession(t, bodySess.AccessToken); got.Subject != "alice" || got.SessionID == cur.SessionID || got.APIKeyFingerprint != cur.APIKeyFingerprint {
+		t.Errorf("body session: subject %q, session %q, fingerprint %q; want alice, a new session and the first session's fingerprint %q",
+			got.Subject, got.SessionID, got.APIKeyFingerprint, cur.APIKeyFingerprint)
 	}
 
 	// POST /sessions/refresh: a new token for the same session.
@@ -399,7 +401,11 @@ func TestStatelessReplicas(t *testing.T) {
 		t.Fatalf("token issue: exit %d: %s", cli.ExitCode, cli.Stderr)
 	}
 	cliTok := strings.TrimSpace(cli.Stdout)
-	if got := a.currentSession(t, cliTok); got.Subject != "cli" || got.APIKeyFingerprint != token.Fingerprint(apiKey) {
+	fp := secretFingerprint(t, secret, apiKey)
+	if fromA.APIKeyFingerprint != fp {
+		t.Errorf("A's api_key_fingerprint = %q, want %q", fromA.APIKeyFingerprint, fp)
+	}
+	if got := a.currentSession(t, cliTok); got.Subject != "cli" || got.APIKeyFingerprint != fp {
 		t.Errorf("A sees the CLI token as %+v", got)
 	}
 	verified := runCLI(t, []string{"JWTGATE_JWT_SECRET=" + secret}, tok, "token", "verify")
@@ -413,7 +419,7 @@ func TestStatelessReplicas(t *testing.T) {
 	if err := json.Unmarshal([]byte(verified.Stdout), &claims); err != nil {
 		t.Fatalf("token verify output is not JSON: %v", err)
 	}
-	if claims.Sid != fromA.SessionID || claims.AKF != token.Fingerprint(apiKey) {
+	if claims.Sid != fromA.SessionID || claims.AKF != fp {
 		t.Errorf("token verify = %s, want session %q", verified.Stdout, fromA.SessionID)
 	}
 	refused := runCLI(t, []string{"JWTGATE_JWT_SECRET=" + otherSecret}, "", "token", "verify", tok)

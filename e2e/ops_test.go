@@ -219,7 +219,7 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 func TestAccessLog(t *testing.T) {
 	secret, apiKey := newSecret(t), newAPIKey(t)
 	s := startServer(t, []string{"JWTGATE_JWT_SECRET=" + secret, "JWTGATE_CHAT_ECHO_DELAY=1ms"})
-	fp := token.Fingerprint(apiKey)
+	fp := secretFingerprint(t, secret, apiKey)
 
 	var tok, refreshed string
 	type sent struct {

@@ -153,6 +153,11 @@ func attackRows(t *testing.T, a *attackServer, trap *trapListener) []attack {
 	seg := strings.Split(good, ".")
 	issuedSig := strings.Split(a.issued, ".")[2]
 	attacker := newEd25519(t)
+	edKey, err := token.NewPrivateKey("ed1", token.EdDSA, a.ed1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edFingerprint := keyFingerprint(t, edKey, a.apiKey)
 	edPub := a.ed1.Public().(ed25519.PublicKey)
 	pubDER, err := x509.MarshalPKIXPublicKey(edPub)
 	if err != nil {
@@ -176,7 +181,9 @@ func attackRows(t *testing.T, a *attackServer, trap *trapListener) []attack {
 		{"control: re-signed with the known secret", good, ""},
 		{"control: the issued token", a.issued, ""},
 		{"control: EdDSA with the configured Ed25519 key", edSign(a.ed1, `{"alg":"EdDSA","kid":"ed1","typ":"JWT"}`,
-			claims("aks", nil, "ak", a.apiKey)), ""},
+			claims("aks", nil, "ak", a.apiKey, "akf", edFingerprint)), ""},
+		{"EdDSA with hs1's fingerprint (each key keys its own)", edSign(a.ed1, `{"alg":"EdDSA","kid":"ed1","typ":"JWT"}`,
+			claims("aks", nil, "ak", a.apiKey)), apiKeyClaim},
 		{"control: aud array holding ours", hs(hsHeader, claims("aud", []string{"x", "e2e-attack-aud"})), ""},
 
 		{"signature stripped", seg[0] + "." + seg[1] + ".", signature},

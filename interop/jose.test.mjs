@@ -24,8 +24,12 @@ const AUDIENCE = 'interop-aud';
 let dir;
 const servers = [];
 
-// fingerprint matches jwtgate's: the first 8 bytes of SHA-256, in hex.
-const fingerprint = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+// unkeyedDigest is what jwtgate's API-key fingerprint must NOT be: the first 8 bytes of
+// the key's plain SHA-256, which anyone holding a token could test guesses of the key
+// against. jwtgate's fingerprint has that shape but is an HMAC under a key derived from
+// the deployment's seal secret, so this test cannot compute it: it takes it from jwtgate.
+const unkeyedDigest = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+const FINGERPRINT = /^[0-9a-f]{16}$/;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jwtgate-interop-'));
@@ -112,7 +116,10 @@ for (const [kid, alg, kty] of [['ed', 'EdDSA', 'OKP'], ['es', 'ES256', 'EC'], ['
     assert.equal(protectedHeader.kid, kid);
     assert.equal(protectedHeader.typ, 'JWT');
     assert.equal(payload.ak, API_KEY);
-    assert.equal(payload.akf, fingerprint(API_KEY));
+    assert.match(payload.akf, FINGERPRINT);
+    assert.notEqual(payload.akf, unkeyedDigest(API_KEY), 'the fingerprint must be keyed');
+    // Stable within the deployment: a second session of the key has the same one.
+    assert.equal(jose.decodeJwt(await issue(base)).akf, payload.akf);
 
     // A changed payload under the same signature fails in jose too.
     const [h, , s] = token.split('.');
@@ -121,9 +128,9 @@ for (const [kid, alg, kty] of [['ed', 'EdDSA', 'OKP'], ['es', 'ES256', 'EC'], ['
   });
 }
 
-// sign makes a jwtgate-shaped plain-mode token with jose.
-async function sign(secret, now = Math.floor(Date.now() / 1000)) {
-  return new jose.SignJWT({ sid: randomBytes(16).toString('hex'), sst: now, akf: fingerprint(API_KEY), ak: API_KEY })
+// sign makes a jwtgate-shaped plain-mode token with jose, carrying the fingerprint akf.
+async function sign(secret, akf, now = Math.floor(Date.now() / 1000)) {
+  return new jose.SignJWT({ sid: randomBytes(16).toString('hex'), sst: now, akf, ak: API_KEY })
     .setProtectedHeader({ alg: 'HS256', kid: 'hs', typ: 'JWT' })
     .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('jose-user')
     .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 300)
@@ -133,14 +140,22 @@ async function sign(secret, now = Math.floor(Date.now() / 1000)) {
 
 test('jwtgate accepts a token jose signed with the configured HMAC secret', async () => {
   const base = await start('hs');
-  const res = await fetch(`${base}/sessions/current`, { headers: { Authorization: `Bearer ${await sign(HMAC_SECRET)}` } });
+  // The key's fingerprint under this deployment's keys, from a session jwtgate issued.
+  const akf = jose.decodeJwt(await issue(base)).akf;
+  assert.match(akf, FINGERPRINT);
+  const res = await fetch(`${base}/sessions/current`, { headers: { Authorization: `Bearer ${await sign(HMAC_SECRET, akf)}` } });
   assert.equal(res.status, 200);
   const body = await res.json();
   assert.equal(body.subject, 'jose-user');
-  assert.equal(body.api_key_fingerprint, fingerprint(API_KEY));
+  assert.equal(body.api_key_fingerprint, akf);
   assert.ok(!JSON.stringify(body).includes(API_KEY), 'response must not carry the key');
 
-  const bad = await fetch(`${base}/sessions/current`, { headers: { Authorization: `Bearer ${await sign('another-secret-of-at-least-32-bytes!!')}` } });
+  // The unkeyed digest is no fingerprint jwtgate accepts, even under the right secret.
+  const unkeyed = await fetch(`${base}/sessions/current`, { headers: { Authorization: `Bearer ${await sign(HMAC_SECRET, unkeyedDigest(API_KEY))}` } });
+  assert.equal(unkeyed.status, 401);
+  assert.equal((await unkeyed.json()).error_description, 'token has an invalid API key claim');
+
+  const bad = await fetch(`${base}/sessions/current`, { headers: { Authorization: `Bearer ${await sign('another-secret-of-at-least-32-bytes!!', akf)}` } });
   assert.equal(bad.status, 401);
   assert.match(bad.headers.get('www-authenticate'), /error="invalid_token"/);
   assert.equal((await bad.json()).error_description, 'token signature is invalid');

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jwtgate/jwtgate/pkg/config"
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // result is what one run of the command tree produced.
@@ -117,4 +118,24 @@ func (s *configSource) load() (config.Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cfg, s.err
+}
+
+// secretFingerprint is the API-key fingerprint of apiKey in tokens signed with the
+// single HS256 secret (no seal secret): keyed by the secret, so a test can only
+// know it by building the same key.
+func secretFingerprint(t *testing.T, secret, apiKey string) string {
+	t.Helper()
+	k, err := token.NewHMACKey("", token.HS256, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := token.NewKeySet("", []*token.Key{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ks.Fingerprint(apiKey)
+	if fp == token.Fingerprint(apiKey) {
+		t.Fatal("the API-key fingerprint is the unkeyed digest")
+	}
+	return fp
 }

@@ -236,7 +236,7 @@ func TestAccessLog(t *testing.T) {
 	if len(access) != 4 {
 		t.Fatalf("%d access lines, want 4: %v", len(access), access)
 	}
-	fp := token.Fingerprint(testAPIKey)
+	fp := ts.issuer.Fingerprint(testAPIKey)
 	want := []struct {
 		method string
 		route  string

@@ -21,6 +21,8 @@ import (
 type Issuer interface {
 	Issue(ctx context.Context, p token.Params) (*token.Issued, error)
 	Refresh(ctx context.Context, c *token.Claims, ttl time.Duration) (*token.Issued, error)
+	// Fingerprint is the keyed fingerprint of an API key, as tokens carry it.
+	Fingerprint(apiKey string) string
 }
 
 // Verifier is the part of *token.Verifier the server uses.

@@ -130,8 +130,8 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			respondError(c, &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: err.Error()})
 			return
 		}
-		infoOf(c).fingerprint = token.Fingerprint(key)
 		l := d.live()
+		infoOf(c).fingerprint = l.issuer.Fingerprint(key)
 		if !l.allow.allows(key) {
 			respondError(c, keyNotAccepted())
 			return

@@ -72,7 +72,7 @@ func TestCreateSessionSubject(t *testing.T) {
 		t.Errorf("subject = %q, want alice", claims.Subject)
 	}
 	tok = ts.createSession(t, "")
-	if claims, _ = ts.verifier.Verify(t.Context(), tok.AccessToken); claims.Subject != "apikey:"+token.Fingerprint(testAPIKey) {
+	if claims, _ = ts.verifier.Verify(t.Context(), tok.AccessToken); claims.Subject != "apikey:"+ts.issuer.Fingerprint(testAPIKey) {
 		t.Errorf("default subject = %q", claims.Subject)
 	}
 }
@@ -223,7 +223,7 @@ func TestCurrentSession(t *testing.T) {
 		Subject:           "alice",
 		IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
 		ExpiresAt:         claims.ExpiresAt.UTC().Format(time.RFC3339),
-		APIKeyFingerprint: token.Fingerprint(testAPIKey),
+		APIKeyFingerprint: ts.issuer.Fingerprint(testAPIKey),
 	}
 	if got != want {
 		t.Errorf("session = %+v, want %+v", got, want)

@@ -27,6 +27,7 @@ type attackFixture struct {
 	k1       *Key
 	k2       *Key // not in the set
 	ed1      ed25519.PrivateKey
+	edKey    *Key // ed1 in the set
 	attacker ed25519.PrivateKey
 	ks       *KeySet
 }
@@ -50,6 +51,7 @@ func newAttackFixture(t *testing.T) *attackFixture {
 		k1:       mustHMACKey(t, "k1", HS256, testSecret),
 		k2:       mustHMACKey(t, "k2", HS256, []byte(strings.Repeat("2", 32))),
 		ed1:      ed1,
+		edKey:    edKey,
 		attacker: attacker,
 	}
 	f.ks = mustKeySet(t, "k1", f.k1, edKey)
@@ -115,6 +117,8 @@ func attackRows(t *testing.T, f *attackFixture) []attackRow {
 	sealed := with(valid, "ak", nil, "aks", f.k1.seal.seal(testAPIKey, jti))
 	aks := sealed["aks"].(string)
 	edHeader := `{"alg":"EdDSA","kid":"ed1","typ":"JWT"}`
+	// ed1 has its own seal secret, and with it its own fingerprint key.
+	edValid := with(valid, "akf", f.edKey.seal.fingerprint(testAPIKey))
 	edPub := f.ed1.Public().(ed25519.PublicKey)
 	attackerJWK := `{"kty":"OKP","crv":"Ed25519","x":"` + enc.EncodeToString(f.attacker.Public().(ed25519.PublicKey)) + `"}`
 
@@ -141,7 +145,8 @@ func attackRows(t *testing.T, f *attackFixture) []attackRow {
 		// Accepted shapes, so that the refusals below are refusals of one change.
 		{"valid", good, nil},
 		{"valid sealed", sign(hs256Header, sealed), nil},
-		{"valid EdDSA", edSign(f.ed1, edHeader, mustJSON(t, valid)), nil},
+		{"valid EdDSA", edSign(f.ed1, edHeader, mustJSON(t, edValid)), nil},
+		{"EdDSA with the HMAC key's fingerprint", edSign(f.ed1, edHeader, mustJSON(t, valid)), ErrTokenAPIKeyInvalid},
 		{"valid aud array of ours alone", sign(hs256Header, with(valid, "aud", []string{testAudience})), nil},
 		{"valid 29s past exp within leeway", sign(hs256Header, with(valid, "exp", now.Unix()-29)), nil},
 		{"valid case-variant claim EXP is an unknown claim", sign(hs256Header, with(valid, "EXP", 1)), nil},
@@ -232,9 +237,9 @@ func attackRows(t *testing.T, f *attackFixture) []attackRow {
 		{"alg none under Ed25519 kid", enc.EncodeToString([]byte(`{"alg":"none","kid":"ed1"}`)) + "." + p + ".", ErrTokenAlgorithm},
 		{"EdDSA header under HMAC kid", edSign(f.ed1, `{"alg":"EdDSA","kid":"k1"}`, mustJSON(t, valid)), ErrTokenAlgorithm},
 		{"HS256 under Ed25519 kid with raw public key as secret", hmacSign(HS256, edPub, `{"alg":"HS256","kid":"ed1"}`, mustJSON(t, valid)), ErrTokenAlgorithm},
-		{"EdDSA under Ed25519 kid signed by another key", edSign(f.attacker, edHeader, mustJSON(t, valid)), ErrTokenSignatureInvalid},
+		{"EdDSA under Ed25519 kid signed by another key", edSign(f.attacker, edHeader, mustJSON(t, edValid)), ErrTokenSignatureInvalid},
 		{"EdDSA signature truncated", func() string {
-			tok := edSign(f.ed1, edHeader, mustJSON(t, valid))
+			tok := edSign(f.ed1, edHeader, mustJSON(t, edValid))
 			return tok[:len(tok)-2] // 63 of 64 signature bytes, canonically encoded
 		}(), ErrTokenSignatureInvalid},
 		{"kid of a key outside the set", hmacSign(HS256, []byte(strings.Repeat("2", 32)), `{"alg":"HS256","kid":"k2"}`, mustJSON(t, valid)), ErrTokenUnknownKey},
@@ -275,7 +280,7 @@ func attackRows(t *testing.T, f *attackFixture) []attackRow {
 			tok := sign(hs256Header, with(sealed, "aks", flipLast(aks)))
 			return tok[:strings.LastIndexByte(tok, '.')+1] + sig
 		}(), ErrTokenSignatureInvalid},
-		{"plain API key too long", sign(hs256Header, with(valid, "ak", strings.Repeat("k", MaxAPIKeyLen+1), "akf", Fingerprint(strings.Repeat("k", MaxAPIKeyLen+1)))), ErrTokenAPIKeyInvalid},
+		{"plain API key too long", sign(hs256Header, with(valid, "ak", strings.Repeat("k", MaxAPIKeyLen+1), "akf", testFingerprint(strings.Repeat("k", MaxAPIKeyLen+1)))), ErrTokenAPIKeyInvalid},
 	}
 }
 

@@ -21,7 +21,8 @@ type Claims struct {
 	Issuer string
 	// Audience is the aud claim (jwtgate issues a single audience).
 	Audience string
-	// Subject is the sub claim: the requested subject, or "apikey:" and the key's fingerprint.
+	// Subject is the sub claim: the requested subject, or "apikey:" and the key's
+	// fingerprint ([KeySet.Fingerprint]).
 	Subject string
 	// ID is the jti claim: 128 random bits, unique per token.
 	ID string
@@ -33,7 +34,8 @@ type Claims struct {
 	SessionStart time.Time
 	// APIKey is the API key the session was created with.
 	APIKey string
-	// APIKeyFingerprint is the akf claim, see [Fingerprint].
+	// APIKeyFingerprint is the akf claim: the keyed fingerprint of APIKey under the
+	// signing key's seal secret, see [KeySet.Fingerprint]. Safe to log.
 	APIKeyFingerprint string
 }
 
@@ -64,8 +66,13 @@ func (c *Claims) LogValue() slog.Value {
 	)
 }
 
-// Fingerprint returns a short, stable identifier for an API key or secret that is
-// safe to log: the first 8 bytes of its SHA-256 digest in hex (16 characters).
+// Fingerprint returns a short, stable identifier of key material that is safe to
+// log: the first 8 bytes of its SHA-256 digest in hex (16 characters). jwtgate
+// derives default kids from it ([NewHMACKey], [NewPrivateKey]).
+//
+// It is unkeyed, so anyone can recompute it: fit for public keys and for secrets
+// too long to guess, not for API keys, which may be weak. An API key's fingerprint
+// is keyed: see [KeySet.Fingerprint] and [Issuer.Fingerprint].
 func Fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:8])

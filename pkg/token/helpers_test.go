@@ -26,6 +26,17 @@ func (c *testClock) now() time.Time { return c.t }
 
 func newTestClock() *testClock { return &testClock{t: time.Unix(1_800_000_000, 0)} }
 
+// testFingerprint is the API-key fingerprint of apiKey under any key made from
+// testSecret without a seal secret (the tests' k1): the seal is derived from the
+// secret alone.
+func testFingerprint(apiKey string) string {
+	s, err := newSealer(testSecret)
+	if err != nil {
+		panic(err)
+	}
+	return s.fingerprint(apiKey)
+}
+
 func mustHMACKey(t testing.TB, kid, alg string, secret []byte) *Key {
 	t.Helper()
 	k, err := NewHMACKey(kid, alg, secret)

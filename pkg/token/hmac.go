@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
+	"io"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -39,6 +40,15 @@ func (hk *hmacKey) sign(signingString []byte) []byte {
 	m.Reset()
 	m.Write(signingString)
 	return m.Sum(nil)
+}
+
+// sumString appends the MAC of s to dst.
+func (hk *hmacKey) sumString(s string, dst []byte) []byte {
+	m := hk.pool.Get().(hash.Hash)
+	defer hk.pool.Put(m)
+	m.Reset()
+	io.WriteString(m, s)
+	return m.Sum(dst)
 }
 
 // verify reports whether sig is the MAC of signingString, in constant time.

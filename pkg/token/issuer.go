@@ -27,7 +27,8 @@ type Params struct {
 	// APIKey is the key the session wraps: 1 to [MaxAPIKeyLen] printable ASCII
 	// characters without spaces.
 	APIKey string
-	// Subject is the sub claim; empty means "apikey:" and the key's fingerprint.
+	// Subject is the sub claim; empty means "apikey:" and the key's fingerprint
+	// ([Issuer.Fingerprint]).
 	Subject string
 	// TTL is the token lifetime; zero means the issuer's default, and anything over
 	// the issuer's maximum is capped to it.
@@ -94,12 +95,17 @@ func (i *Issuer) DefaultTTL() time.Duration { return i.o.ttl }
 // MaxTTL returns the longest lifetime a caller may ask for.
 func (i *Issuer) MaxTTL() time.Duration { return i.o.maxTTL }
 
+// Fingerprint returns the fingerprint the issuer puts in the akf claim of a token
+// for apiKey, the same as [KeySet.Fingerprint] of its key set: safe to log, and
+// the same for every session of that key.
+func (i *Issuer) Fingerprint(apiKey string) string { return i.key.seal.fingerprint(apiKey) }
+
 // Issue starts a new session and returns its first token.
 func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 	if err := CheckAPIKey(p.APIKey); err != nil {
 		return nil, err
 	}
-	fp := Fingerprint(p.APIKey)
+	fp := i.Fingerprint(p.APIKey)
 	sub := p.Subject
 	if sub == "" {
 		sub = "apikey:" + fp
@@ -150,7 +156,7 @@ func (i *Issuer) Refresh(_ context.Context, c *Claims, ttl time.Duration) (*Issu
 		SessionID:         c.SessionID,
 		SessionStart:      c.SessionStart,
 		APIKey:            c.APIKey,
-		APIKeyFingerprint: Fingerprint(c.APIKey),
+		APIKeyFingerprint: i.Fingerprint(c.APIKey),
 	}
 	return i.sign(n, now, exp)
 }

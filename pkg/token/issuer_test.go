@@ -30,10 +30,10 @@ func TestIssueSealsAPIKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if c.APIKey != testAPIKey || c.APIKeyFingerprint != Fingerprint(testAPIKey) {
+	if c.APIKey != testAPIKey || c.APIKeyFingerprint != testFingerprint(testAPIKey) {
 		t.Errorf("claims carry the wrong key or fingerprint")
 	}
-	if c.Subject != "apikey:"+Fingerprint(testAPIKey) {
+	if c.Subject != "apikey:"+testFingerprint(testAPIKey) {
 		t.Errorf("default subject = %q", c.Subject)
 	}
 	if len(c.ID) != 32 || len(c.SessionID) != 32 || c.ID == c.SessionID {

@@ -69,7 +69,8 @@ func (k *Key) Alg() string { return k.alg }
 // Public returns the public key, or nil for an HMAC key.
 func (k *Key) Public() crypto.PublicKey { return k.public }
 
-// Fingerprint returns a loggable identifier of the key material (see [Fingerprint]).
+// Fingerprint returns a loggable identifier of the key material (see [Fingerprint]);
+// API keys have their own, keyed, fingerprint: [KeySet.Fingerprint].
 func (k *Key) Fingerprint() string { return k.fp }
 
 // hmacMinLen is the shortest secret per HMAC algorithm: the hash output size
@@ -262,6 +263,18 @@ func NewKeySet(signingKID string, keys []*Key, opts ...KeySetOption) (*KeySet, e
 	}
 	return ks, nil
 }
+
+// Fingerprint returns the fingerprint of an API key that tokens signed by this set
+// carry (claim akf, and the default subject): the first 8 bytes of its
+// HMAC-SHA256, in hex (16 characters), under a key derived with HKDF-SHA256 from
+// the seal secret ([WithSealSecret]; without one, from the signing key).
+//
+// Keyed, so it reveals nothing about the API key to anyone without the secret (a
+// token holder cannot test guesses of a weak key against it), while within a
+// deployment the same key always has the same fingerprint, for logs and
+// correlation. With a seal secret it survives key rotation; without one, a new
+// signing key means new fingerprints.
+func (ks *KeySet) Fingerprint(apiKey string) string { return ks.signing.seal.fingerprint(apiKey) }
 
 // SigningKey returns the key new tokens are signed with.
 func (ks *KeySet) SigningKey() *Key { return ks.signing }

@@ -7,27 +7,42 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 )
 
-// sealInfo binds derived seal keys to their purpose, so the same secret used for
-// signing never doubles as the encryption key.
-const sealInfo = "jwtgate/v1 api-key seal"
+// sealInfo and fingerprintInfo bind the keys derived from one secret to their
+// purpose, so the same secret used for signing never doubles as the encryption
+// key or the fingerprint key, and neither derived key reveals the other.
+const (
+	sealInfo        = "jwtgate/v1 api-key seal"
+	fingerprintInfo = "jwtgate/v1 api-key fingerprint"
+)
 
 // MinSealSecretLen is the shortest seal secret [WithSealSecret] accepts.
 const MinSealSecretLen = 32
 
-// sealer encrypts the API-key claim with AES-256-GCM. The AEAD is built once; Seal
-// and Open are safe for concurrent use.
+// fingerprintLen is the length of an API-key fingerprint: 8 bytes in hex.
+const fingerprintLen = 16
+
+// sealer holds what is derived from a seal secret: the AES-256-GCM AEAD that
+// encrypts the API-key claim and the HMAC-SHA256 key of API-key fingerprints. Both
+// are built once; every method is safe for concurrent use.
 type sealer struct {
 	aead cipher.AEAD
+	fp   *hmacKey // keyed HMAC-SHA256 states for fingerprints
 }
 
-// newSealer derives an AES-256 key from secret with HKDF-SHA256 and builds the AEAD.
+// newSealer derives an AES-256 key and a fingerprint key from secret with
+// HKDF-SHA256 and builds the AEAD and the HMAC states.
 func newSealer(secret []byte) (*sealer, error) {
 	key, err := hkdf.Key(sha256.New, secret, nil, sealInfo, 32)
 	if err != nil {
 		return nil, fmt.Errorf("deriving seal key: %w", err)
+	}
+	fpKey, err := hkdf.Key(sha256.New, secret, nil, fingerprintInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("deriving fingerprint key: %w", err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -37,7 +52,16 @@ func newSealer(secret []byte) (*sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building seal cipher: %w", err)
 	}
-	return &sealer{aead: aead}, nil
+	return &sealer{aead: aead, fp: newHMACStates(HS256, fpKey)}, nil
+}
+
+// fingerprint returns the API-key fingerprint of apiKey: the first 8 bytes of its
+// HMAC-SHA256 under the fingerprint key, in hex (16 characters). Keyed, so a token
+// holder, who sees the fingerprint, cannot test guesses of a weak key against it,
+// while the same key still has the same fingerprint wherever this secret is used.
+func (s *sealer) fingerprint(apiKey string) string {
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(s.fp.sumString(apiKey, sum[:0])[:fingerprintLen/2])
 }
 
 // seal encrypts apiKey under a random nonce, authenticating aad (the token's jti, so

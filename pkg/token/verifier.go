@@ -244,7 +244,7 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 	if CheckAPIKey(apiKey) != nil {
 		return nil, fmt.Errorf("%w: not a valid API key", ErrTokenAPIKeyInvalid)
 	}
-	if subtle.ConstantTimeCompare([]byte(Fingerprint(apiKey)), []byte(w.Akf)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(key.seal.fingerprint(apiKey)), []byte(w.Akf)) != 1 {
 		return nil, fmt.Errorf("%w: fingerprint does not match", ErrTokenAPIKeyInvalid)
 	}
 	return &Claims{

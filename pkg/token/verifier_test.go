@@ -18,7 +18,7 @@ func claimsAt(now time.Time) map[string]any {
 		"iss": testIssuer, "aud": testAudience, "sub": "user-1",
 		"iat": u, "nbf": u, "exp": u + 600, "sst": u,
 		"jti": "00112233445566778899aabbccddeeff", "sid": "ffeeddccbbaa99887766554433221100",
-		"akf": Fingerprint(testAPIKey), "ak": testAPIKey,
+		"akf": testFingerprint(testAPIKey), "ak": testAPIKey,
 	}
 }
 
@@ -166,8 +166,10 @@ func TestVerifyRefusals(t *testing.T) {
 
 		{"api key missing", sign(hs256Header, with(valid, "ak", nil)), ErrTokenClaimMissing},
 		{"api key plain and sealed", sign(hs256Header, with(sealed, "ak", testAPIKey)), ErrTokenMalformed},
-		{"api key fingerprint mismatch", sign(hs256Header, with(valid, "akf", Fingerprint("other"))), ErrTokenAPIKeyInvalid},
-		{"api key with space", sign(hs256Header, with(valid, "ak", "a b", "akf", Fingerprint("a b"))), ErrTokenAPIKeyInvalid},
+		{"api key fingerprint unkeyed (SHA-256 prefix)", sign(hs256Header, with(valid, "akf", Fingerprint(testAPIKey))), ErrTokenAPIKeyInvalid},
+		{"api key fingerprint under another secret", sign(hs256Header, with(valid, "akf", mustKeySet(t, "", mustHMACKey(t, "k9", HS256, []byte(strings.Repeat("o", 32)))).Fingerprint(testAPIKey))), ErrTokenAPIKeyInvalid},
+		{"api key fingerprint mismatch", sign(hs256Header, with(valid, "akf", testFingerprint("other"))), ErrTokenAPIKeyInvalid},
+		{"api key with space", sign(hs256Header, with(valid, "ak", "a b", "akf", testFingerprint("a b"))), ErrTokenAPIKeyInvalid},
 		{"sealed altered", sign(hs256Header, with(sealed, "aks", flipLast(sealed["aks"].(string)))), ErrTokenAPIKeyInvalid},
 		{"sealed truncated", sign(hs256Header, with(sealed, "aks", sealed["aks"].(string)[:20])), ErrTokenAPIKeyInvalid},
 		{"sealed moved from another token", sign(hs256Header, with(sealed, "aks", other)), ErrTokenAPIKeyInvalid},
