@@ -31,13 +31,11 @@ const rsaBits = 3072
 // false for a non-HMAC alg. The file's text is itself the secret, used as raw bytes,
 // so the encoded length (64 or 86 characters) always clears the 32/48/64-byte minimum.
 func hmacRandomBytes(alg string) (int, bool) {
-	switch alg {
-	case token.HS256, token.HS384:
-		return 48, true
-	case token.HS512:
-		return 64, true
+	minLen, ok := token.HMACMinLen(alg)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return max(minLen, 48), true
 }
 
 func newKeysCommand() *cobra.Command {

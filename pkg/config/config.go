@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // Secret is a configuration value that must never be printed. Its String, GoString
@@ -255,7 +257,7 @@ func Default() Config {
 			MaxSessionAge:   24 * time.Hour,
 			Leeway:          30 * time.Second,
 			APIKeyClaim:     "sealed",
-			VerifyCacheSize: 10000,
+			VerifyCacheSize: token.DefaultCacheSize,
 			JWKSMaxAge:      5 * time.Minute,
 		},
 		Chat: Chat{

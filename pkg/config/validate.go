@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,38 +12,20 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/jwtgate/jwtgate/pkg/crossorigin"
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// Limits [Config.Validate] enforces.
-const (
-	// MinSecretLen is the shortest HMAC or seal secret accepted, in bytes. HS384 and
-	// HS512 secrets must be at least as long as their hash output (48 and 64
-	// bytes), as RFC 7518 section 3.2 requires.
-	MinSecretLen = 32
-	// MaxLeeway is the largest jwt.leeway accepted: more would let expired tokens
-	// live on for a meaningful time.
-	MaxLeeway = 5 * time.Minute
-	// maxKeyIDLen matches the longest kid pkg/token accepts.
-	maxKeyIDLen = 128
-)
+// MaxLeeway is the largest jwt.leeway [Config.Validate] accepts: more would let
+// expired tokens live on for a meaningful time.
+const MaxLeeway = 5 * time.Minute
 
-// hmacMinLen returns the shortest secret alg accepts and whether alg is an HMAC
-// algorithm.
-func hmacMinLen(alg string) (int, bool) {
-	switch alg {
-	case "HS256":
-		return MinSecretLen, true
-	case "HS384":
-		return 48, true
-	case "HS512":
-		return 64, true
-	}
-	return 0, false
-}
+// The rules for keys (HMAC secret lengths, kids, the seal secret) and for the
+// api_keys.allowed format are pkg/token's: Validate calls them rather than
+// restating them, so a configuration passes exactly when the keys it names build.
 
 // isAsymmetric reports whether alg signs with a private key file.
 func isAsymmetric(alg string) bool {
-	return alg == "EdDSA" || alg == "ES256" || alg == "RS256"
+	return alg == token.EdDSA || alg == token.ES256 || alg == token.RS256
 }
 
 // problems collects validation errors, each starting with the key it is about.
@@ -120,16 +101,16 @@ func (m Metrics) validate(p *problems, serverAddr string) {
 }
 
 func (j JWT) validate(p *problems) {
-	minLen, ok := hmacMinLen(j.Algorithm)
+	minLen, ok := token.HMACMinLen(j.Algorithm)
 	if !ok {
 		p.add("jwt.algorithm", "want HS256, HS384 or HS512, got %q", j.Algorithm)
-		minLen = MinSecretLen
+		minLen, _ = token.HMACMinLen(token.HS256)
 	}
 	checkSecret(p, "jwt.secret", j.Secret, j.SecretFile, minLen, j.Algorithm)
 	if j.KeyID != "" {
 		checkKeyID(p, "jwt.key_id", j.KeyID)
 	}
-	checkSecret(p, "jwt.seal_secret", j.SealSecret, j.SealSecretFile, MinSecretLen, "")
+	checkSecret(p, "jwt.seal_secret", j.SealSecret, j.SealSecretFile, token.MinSealSecretLen, "")
 
 	if j.Issuer == "" {
 		p.add("jwt.issuer", "must not be empty")
@@ -187,7 +168,7 @@ func (j JWT) validate(p *problems) {
 }
 
 func (k Key) validate(p *problems, prefix string) {
-	switch minLen, hmac := hmacMinLen(k.Alg); {
+	switch minLen, hmac := token.HMACMinLen(k.Alg); {
 	case hmac:
 		if k.Secret == "" && k.SecretFile == "" {
 			p.add(prefix, "an %s key needs secret or secret_file", k.Alg)
@@ -235,29 +216,19 @@ func checkSecret(p *problems, key string, s Secret, file string, minLen int, alg
 	}
 }
 
-// checkKeyID applies pkg/token's rule for kids, which travel in token headers.
+// checkKeyID applies pkg/token's rule for kids ([token.CheckKeyID]).
 func checkKeyID(p *problems, key, kid string) {
-	ok := len(kid) <= maxKeyIDLen
-	for i := 0; ok && i < len(kid); i++ {
-		c := kid[i]
-		ok = c > ' ' && c <= '~' && c != '"' && c != '\\'
-	}
-	if !ok {
-		p.add(key, "must be 1 to %d printable ASCII characters without spaces, quotes or backslashes", maxKeyIDLen)
+	if err := token.CheckKeyID(kid); err != nil {
+		p.add(key, "%v", err)
 	}
 }
 
+// validate applies pkg/token's allowlist format ([token.ParseAllowedKey]), whose
+// errors never quote the entry.
 func (a APIKeys) validate(p *problems) {
 	for i, k := range a.Allowed {
-		key := fmt.Sprintf("api_keys.allowed[%d]", i)
-		if k == "" {
-			p.add(key, "must not be empty")
-			continue
-		}
-		if digest, ok := strings.CutPrefix(string(k), "sha256:"); ok {
-			if _, err := hex.DecodeString(digest); err != nil || len(digest) != 64 {
-				p.add(key, "a sha256: entry needs exactly 64 hex digits, got %d characters", len(digest))
-			}
+		if _, err := token.ParseAllowedKey(string(k)); err != nil {
+			p.add(fmt.Sprintf("api_keys.allowed[%d]", i), "%v", err)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestValidate(t *testing.T) {
 		}, want: "jwt.secret: must be at least 64 bytes for HS512, got 32"},
 		{name: "unknown algorithm", edit: func(_ *testing.T, c *config.Config) { c.JWT.Algorithm = "none" }, want: `jwt.algorithm: want HS256, HS384 or HS512, got "none"`},
 		{name: "secret_file not read", edit: func(_ *testing.T, c *config.Config) { c.JWT.SecretFile = "/run/secret" }, want: "jwt.secret_file: not read"},
-		{name: "bad key_id", edit: func(_ *testing.T, c *config.Config) { c.JWT.KeyID = "has space" }, want: "jwt.key_id: must be"},
+		{name: "bad key_id", edit: func(_ *testing.T, c *config.Config) { c.JWT.KeyID = "has space" }, want: "jwt.key_id: key is invalid: kid must be 1 to 128 printable ASCII characters"},
 		{name: "seal secret 31 bytes", edit: func(_ *testing.T, c *config.Config) { c.JWT.SealSecret = config.Secret(secret32[1:]) }, want: "jwt.seal_secret: must be at least 32 bytes, got 31"},
 		{name: "empty issuer", edit: func(_ *testing.T, c *config.Config) { c.JWT.Issuer = "" }, want: "jwt.issuer: must not be empty"},
 		{name: "empty audience", edit: func(_ *testing.T, c *config.Config) { c.JWT.Audience = "" }, want: "jwt.audience: must not be empty"},
@@ -90,7 +90,7 @@ func TestValidate(t *testing.T) {
 		}, want: `jwt.keys[1].kid: "a" is also the kid of jwt.keys[0]`},
 		{name: "kid with a quote", edit: func(_ *testing.T, c *config.Config) {
 			c.JWT.Keys = []config.Key{{KID: `a"b`, Alg: "HS256", Secret: secret32}}
-		}, want: "jwt.keys[0].kid: must be"},
+		}, want: "jwt.keys[0].kid: key is invalid: kid must be 1 to 128 printable ASCII characters"},
 		{name: "key without alg", edit: func(_ *testing.T, c *config.Config) {
 			c.JWT.Keys = []config.Key{{KID: "a", Secret: secret32}}
 		}, want: "jwt.keys[0].alg: required"},
@@ -131,13 +131,13 @@ func TestValidate(t *testing.T) {
 		{name: "allow-list", edit: func(_ *testing.T, c *config.Config) {
 			c.APIKeys.Allowed = []config.Secret{"plain-key", config.Secret("sha256:" + strings.Repeat("aB", 32))}
 		}},
-		{name: "empty allow-list entry", edit: func(_ *testing.T, c *config.Config) { c.APIKeys.Allowed = []config.Secret{"a", ""} }, want: "api_keys.allowed[1]: must not be empty"},
+		{name: "empty allow-list entry", edit: func(_ *testing.T, c *config.Config) { c.APIKeys.Allowed = []config.Secret{"a", ""} }, want: "api_keys.allowed[1]: allowed API key entry is invalid: must not be empty"},
 		{name: "short digest", edit: func(_ *testing.T, c *config.Config) {
 			c.APIKeys.Allowed = []config.Secret{config.Secret("sha256:" + strings.Repeat("a", 63))}
-		}, want: "api_keys.allowed[0]: a sha256: entry needs exactly 64 hex digits, got 63"},
+		}, want: "api_keys.allowed[0]: allowed API key entry is invalid: a sha256: entry needs exactly 64 hex digits, got 63"},
 		{name: "non-hex digest", edit: func(_ *testing.T, c *config.Config) {
 			c.APIKeys.Allowed = []config.Secret{config.Secret("sha256:" + strings.Repeat("g", 64))}
-		}, want: "api_keys.allowed[0]: a sha256: entry needs exactly 64 hex digits"},
+		}, want: "api_keys.allowed[0]: allowed API key entry is invalid: a sha256: entry needs exactly 64 hex digits"},
 
 		{name: "upstream URL", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "https://127.0.0.1:9000/v1") }},
 		{name: "upstream URL scheme", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "ftp://127.0.0.1/") }, want: `chat.upstream_url: scheme must be http or https, got "ftp"`},

@@ -3,10 +3,10 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // allowlist holds the SHA-256 digests of the API keys that may open a session.
@@ -16,29 +16,19 @@ type allowlist struct {
 	digests [][sha256.Size]byte
 }
 
-// digestPrefix marks an entry that is already a hex SHA-256 digest of a key.
-const digestPrefix = "sha256:"
-
-// newAllowlist parses entries, each a plain key or "sha256:<64 hex digits>". No
-// entries means every well-formed key is allowed. Errors name the entry by
-// position, never by value.
+// newAllowlist parses entries, each a plain key or "sha256:<64 hex digits>"
+// ([token.ParseAllowedKey] owns the format). No entries means every well-formed
+// key is allowed. Errors name the entry by position, never by value.
 func newAllowlist(entries []string) (*allowlist, error) {
 	a := &allowlist{digests: make([][sha256.Size]byte, 0, len(entries))}
 	var errs []error
 	for i, e := range entries {
-		switch {
-		case e == "":
-			errs = append(errs, fmt.Errorf("allowed API key %d is empty", i))
-		case strings.HasPrefix(e, digestPrefix):
-			raw, err := hex.DecodeString(e[len(digestPrefix):])
-			if err != nil || len(raw) != sha256.Size {
-				errs = append(errs, fmt.Errorf("allowed API key %d: want %s and 64 hex digits", i, digestPrefix))
-				continue
-			}
-			a.digests = append(a.digests, [sha256.Size]byte(raw))
-		default:
-			a.digests = append(a.digests, sha256.Sum256([]byte(e)))
+		d, err := token.ParseAllowedKey(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("allowed API key %d: %w", i, err))
+			continue
 		}
+		a.digests = append(a.digests, d)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("parsing the API key allowlist: %w", err)

@@ -31,6 +31,9 @@ var (
 	ErrSubjectInvalid = errors.New("subject is invalid")
 )
 
+// ErrAllowedKeyInvalid is wrapped by [ParseAllowedKey]'s errors.
+var ErrAllowedKeyInvalid = errors.New("allowed API key entry is invalid")
+
 // Reasons a key or key set is refused by [NewHMACKey], [ParsePrivateKeyPEM] and
 // [NewKeySet].
 var (

@@ -73,9 +73,10 @@ func (k *Key) Public() crypto.PublicKey { return k.public }
 // API keys have their own, keyed, fingerprint: [KeySet.Fingerprint].
 func (k *Key) Fingerprint() string { return k.fp }
 
-// hmacMinLen is the shortest secret per HMAC algorithm: the hash output size
-// (RFC 7518 section 3.2), and never under 32 bytes.
-func hmacMinLen(alg string) (int, bool) {
+// HMACMinLen returns the shortest secret, in bytes, that [NewHMACKey] accepts for
+// alg, and whether alg is an HMAC algorithm: the hash output size (RFC 7518
+// section 3.2), 32, 48 and 64 bytes for HS256, HS384 and HS512.
+func HMACMinLen(alg string) (int, bool) {
 	switch alg {
 	case HS256:
 		return 32, true
@@ -94,7 +95,7 @@ func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
 	if alg == "" {
 		alg = HS256
 	}
-	min, ok := hmacMinLen(alg)
+	min, ok := HMACMinLen(alg)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q is not an HMAC algorithm", ErrAlgUnsupported, alg)
 	}
@@ -105,7 +106,7 @@ func NewHMACKey(kid, alg string, secret []byte) (*Key, error) {
 	if kid == "" {
 		kid = "hs-" + fp
 	}
-	if err := checkKeyID(kid); err != nil {
+	if err := CheckKeyID(kid); err != nil {
 		return nil, err
 	}
 	s, err := newSealer(secret)
@@ -174,7 +175,7 @@ func NewPrivateKey(kid, alg string, priv crypto.Signer) (*Key, error) {
 	if kid == "" {
 		kid = strings.ToLower(alg[:2]) + "-" + fp
 	}
-	if err := checkKeyID(kid); err != nil {
+	if err := CheckKeyID(kid); err != nil {
 		return nil, err
 	}
 	s, err := newSealer(der)
@@ -185,14 +186,17 @@ func NewPrivateKey(kid, alg string, priv crypto.Signer) (*Key, error) {
 		public: priv.Public(), seal: s, fp: fp}, nil
 }
 
-func checkKeyID(kid string) error {
-	if kid == "" || len(kid) > MaxKeyIDLen {
-		return fmt.Errorf("%w: kid must be 1 to %d characters", ErrKeyInvalid, MaxKeyIDLen)
+// CheckKeyID reports whether kid may name a key: 1 to [MaxKeyIDLen] printable
+// ASCII characters without spaces, quotes or backslashes, since a kid travels in
+// every token header and in log lines. The error wraps [ErrKeyInvalid].
+func CheckKeyID(kid string) error {
+	ok := kid != "" && len(kid) <= MaxKeyIDLen
+	for i := 0; ok && i < len(kid); i++ {
+		c := kid[i]
+		ok = c > ' ' && c <= '~' && c != '"' && c != '\\'
 	}
-	for i := 0; i < len(kid); i++ {
-		if c := kid[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
-			return fmt.Errorf("%w: kid must be printable ASCII without spaces or quotes", ErrKeyInvalid)
-		}
+	if !ok {
+		return fmt.Errorf("%w: kid must be 1 to %d printable ASCII characters without spaces, quotes or backslashes", ErrKeyInvalid, MaxKeyIDLen)
 	}
 	return nil
 }
