@@ -10,8 +10,9 @@ import (
 
 // reloader applies a fresh configuration to a running server (on SIGHUP or a
 // watched file change): new keys, issuer and verifier settings (jwt.*) and the
-// API-key allowlist. A configuration that fails to load or build changes none of
-// them. Separately, the TLS key pair is read again from the files named at start
+// API-key allowlist. A configuration that fails to load, to pass checkConfig (the
+// check serve runs at start) or to build changes none of them, so nothing is
+// accepted by a reload that the next start would refuse. Separately, the TLS key pair is read again from the files named at start
 // (a renewed certificate is picked up even while the configuration file has a
 // problem); new TLS file paths, like listeners, timeouts, chat, rate limits and
 // logging, need a restart.
@@ -42,6 +43,10 @@ func (rl *reloader) reload() {
 	}
 
 	cfg, err := rl.load()
+	if err == nil {
+		// What a start would refuse, a reload refuses: the same check.
+		err = checkConfig(cfg)
+	}
 	if err != nil {
 		log.Error("configuration not reloaded; keeping the current one", slog.Any("error", err))
 		return

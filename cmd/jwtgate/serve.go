@@ -70,6 +70,9 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	if err != nil {
 		return err
 	}
+	if err := checkConfig(cfg); err != nil {
+		return err
+	}
 	logger, err := newLogger(logw, cfg.Log)
 	if err != nil {
 		return err

@@ -25,13 +25,22 @@ func newCertReloader(certFile, keyFile string) (*certReloader, error) {
 
 // reload reads the key pair again. On error the current certificate stays.
 func (r *certReloader) reload() error {
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	cert, err := loadKeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		// The error names the files, never their contents.
-		return fmt.Errorf("server.tls_cert_file, server.tls_key_file: loading the key pair: %w", err)
+		return err
 	}
-	r.cert.Store(&cert)
+	r.cert.Store(cert)
 	return nil
+}
+
+// loadKeyPair reads server.tls_cert_file and server.tls_key_file. The error names
+// the files, never their contents.
+func loadKeyPair(certFile, keyFile string) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls_cert_file, server.tls_key_file: loading the key pair: %w", err)
+	}
+	return &cert, nil
 }
 
 // getCertificate implements tls.Config.GetCertificate.

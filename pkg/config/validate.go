@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
-
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/jwtgate/jwtgate/pkg/crossorigin"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -46,12 +43,15 @@ func (p *problems) positive(key string, d time.Duration) {
 // message starting with the key it concerns ("jwt.ttl: must be positive, got 0s").
 // It changes nothing and never includes secret values in its messages. Secrets
 // held in files must already have been read into c, as [Load] does.
+//
+// The chat.* keys are not checked here: their rules belong to the server that
+// uses them (server.ChatConfig.Validate in pkg/server, which this package does not
+// import), and the binary runs both, at start-up and on every reload.
 func (c Config) Validate() error {
 	var p problems
 	c.Server.validate(&p)
 	c.JWT.validate(&p)
 	c.APIKeys.validate(&p)
-	c.Chat.validate(&p)
 	c.CORS.validate(&p)
 	c.RateLimit.validate(&p)
 	c.Metrics.validate(&p, c.Server.Addr)
@@ -229,74 +229,6 @@ func (a APIKeys) validate(p *problems) {
 	for i, k := range a.Allowed {
 		if _, err := token.ParseAllowedKey(string(k)); err != nil {
 			p.add(fmt.Sprintf("api_keys.allowed[%d]", i), "%v", err)
-		}
-	}
-}
-
-func (c Chat) validate(p *problems) {
-	if u := c.UpstreamURL; u != nil {
-		// The URL itself is never quoted: it could carry credentials.
-		if u.Scheme != "http" && u.Scheme != "https" {
-			p.add("chat.upstream_url", "scheme must be http or https, got %q", u.Scheme)
-		}
-		if u.Host == "" {
-			p.add("chat.upstream_url", "must have a host")
-		}
-		if u.User != nil {
-			p.add("chat.upstream_url", "must not contain user info; the API key is the upstream credential")
-		}
-		if u.RawQuery != "" || u.ForceQuery {
-			p.add("chat.upstream_url", "must not have a query")
-		}
-		if u.Fragment != "" || u.RawFragment != "" {
-			p.add("chat.upstream_url", "must not have a fragment")
-		}
-	}
-	if !httpguts.ValidHeaderFieldName(c.UpstreamAuthHeader) {
-		p.add("chat.upstream_auth_header", "%q is not a valid header name", c.UpstreamAuthHeader)
-	}
-	if c.UpstreamAuthScheme != "" && !httpguts.ValidHeaderFieldName(c.UpstreamAuthScheme) {
-		p.add("chat.upstream_auth_scheme", "%q is not a single token (empty sends the bare key)", c.UpstreamAuthScheme)
-	}
-	// Zero is allowed: the echo backend then streams without pausing.
-	if c.EchoDelay < 0 {
-		p.add("chat.echo_delay", "must not be negative, got %s", c.EchoDelay)
-	}
-	p.positive("chat.connect_timeout", c.ConnectTimeout)
-	p.positive("chat.response_header_timeout", c.ResponseHeaderTimeout)
-	p.positive("chat.idle_timeout", c.IdleTimeout)
-	p.positive("chat.max_stream_duration", c.MaxStreamDuration)
-	if c.MaxBodyBytes <= 0 {
-		p.add("chat.max_body_bytes", "must be positive, got %d", c.MaxBodyBytes)
-	}
-	for i, path := range c.AllowedPaths {
-		if !strings.HasPrefix(path, "/") {
-			p.add(fmt.Sprintf("chat.allowed_paths[%d]", i), "must start with \"/\", got %q", path)
-		}
-	}
-	validateMethods(p, c.AllowedMethods)
-}
-
-// validateMethods checks chat.allowed_methods: a non-empty list of the methods
-// a chat API uses. TRACE would have an upstream echo the request, the injected API
-// key included, back to the token holder; CONNECT would open a tunnel past every
-// path rule. Neither is ever forwarded.
-func validateMethods(p *problems, methods []string) {
-	if len(methods) == 0 {
-		p.add("chat.allowed_methods", "must list at least one method")
-	}
-	for i, m := range methods {
-		key := fmt.Sprintf("chat.allowed_methods[%d]", i)
-		switch m {
-		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
-		case "TRACE", "CONNECT":
-			p.add(key, "%s is never forwarded: it would expose the upstream API key or open a tunnel", m)
-		default:
-			if !httpguts.ValidHeaderFieldName(m) {
-				p.add(key, "%q is not a method token", m)
-				continue
-			}
-			p.add(key, "unknown method %q: want GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS (upper case)", m)
 		}
 	}
 }

@@ -139,34 +139,6 @@ func TestValidate(t *testing.T) {
 			c.APIKeys.Allowed = []config.Secret{config.Secret("sha256:" + strings.Repeat("g", 64))}
 		}, want: "api_keys.allowed[0]: allowed API key entry is invalid: a sha256: entry needs exactly 64 hex digits"},
 
-		{name: "upstream URL", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "https://127.0.0.1:9000/v1") }},
-		{name: "upstream URL scheme", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "ftp://127.0.0.1/") }, want: `chat.upstream_url: scheme must be http or https, got "ftp"`},
-		{name: "upstream URL without host", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "http:///v1") }, want: "chat.upstream_url: must have a host"},
-		{name: "upstream URL with user info", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "http://u:p@127.0.0.1/") }, want: "chat.upstream_url: must not contain user info"},
-		{name: "upstream URL with query", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "http://127.0.0.1/?a=b") }, want: "chat.upstream_url: must not have a query"},
-		{name: "upstream URL with fragment", edit: func(t *testing.T, c *config.Config) { c.Chat.UpstreamURL = mustURL(t, "http://127.0.0.1/#x") }, want: "chat.upstream_url: must not have a fragment"},
-		{name: "auth header with space", edit: func(_ *testing.T, c *config.Config) { c.Chat.UpstreamAuthHeader = "X Key" }, want: `chat.upstream_auth_header: "X Key" is not a valid header name`},
-		{name: "empty auth header", edit: func(_ *testing.T, c *config.Config) { c.Chat.UpstreamAuthHeader = "" }, want: "chat.upstream_auth_header:"},
-		{name: "other auth header", edit: func(_ *testing.T, c *config.Config) { c.Chat.UpstreamAuthHeader = "X-Api-Key" }},
-		{name: "empty auth scheme", edit: func(_ *testing.T, c *config.Config) { c.Chat.UpstreamAuthScheme = "" }},
-		{name: "auth scheme with CRLF", edit: func(_ *testing.T, c *config.Config) { c.Chat.UpstreamAuthScheme = "Bearer\r\nX: y" }, want: "chat.upstream_auth_scheme:"},
-		{name: "zero echo delay", edit: func(_ *testing.T, c *config.Config) { c.Chat.EchoDelay = 0 }},
-		{name: "negative echo delay", edit: func(_ *testing.T, c *config.Config) { c.Chat.EchoDelay = -time.Millisecond }, want: "chat.echo_delay: must not be negative"},
-		{name: "zero connect timeout", edit: func(_ *testing.T, c *config.Config) { c.Chat.ConnectTimeout = 0 }, want: "chat.connect_timeout: must be positive"},
-		{name: "zero response header timeout", edit: func(_ *testing.T, c *config.Config) { c.Chat.ResponseHeaderTimeout = 0 }, want: "chat.response_header_timeout: must be positive"},
-		{name: "zero idle timeout", edit: func(_ *testing.T, c *config.Config) { c.Chat.IdleTimeout = 0 }, want: "chat.idle_timeout: must be positive"},
-		{name: "zero max stream duration", edit: func(_ *testing.T, c *config.Config) { c.Chat.MaxStreamDuration = 0 }, want: "chat.max_stream_duration: must be positive"},
-		{name: "zero chat max body bytes", edit: func(_ *testing.T, c *config.Config) { c.Chat.MaxBodyBytes = 0 }, want: "chat.max_body_bytes: must be positive"},
-		{name: "relative allowed path", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedPaths = []string{"/v1", "v2"} }, want: `chat.allowed_paths[1]: must start with "/", got "v2"`},
-		{name: "allowed methods narrowed", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"POST", "OPTIONS"} }},
-		{name: "no allowed methods", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{} }, want: "chat.allowed_methods: must list at least one method"},
-		{name: "TRACE allowed", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"GET", "TRACE"} }, want: "chat.allowed_methods[1]: TRACE is never forwarded"},
-		{name: "CONNECT allowed", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"CONNECT"} }, want: "chat.allowed_methods[0]: CONNECT is never forwarded"},
-		{name: "lower case method", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"get"} }, want: `chat.allowed_methods[0]: unknown method "get"`},
-		{name: "unknown method", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"POST", "PROPFIND"} }, want: `chat.allowed_methods[1]: unknown method "PROPFIND"`},
-		{name: "method not a token", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{"GET POST"} }, want: `chat.allowed_methods[0]: "GET POST" is not a method token`},
-		{name: "empty method", edit: func(_ *testing.T, c *config.Config) { c.Chat.AllowedMethods = []string{""} }, want: `chat.allowed_methods[0]: "" is not a method token`},
-
 		{name: "negative rate", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.SessionsPerMinute = -1 }, want: "rate_limit.sessions_per_minute: must not be negative"},
 		{name: "rate limit on", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.SessionsPerMinute = 60 }},
 		{name: "zero burst", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.Burst = 0 }, want: "rate_limit.burst: must be at least 1, got 0"},
@@ -221,10 +193,10 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Server.Addr = ""
 	c.JWT.Secret = "short-secret-value"
 	c.JWT.TTL = 0
-	c.Chat.AllowedPaths = []string{"no-slash"}
+	c.APIKeys.Allowed = []config.Secret{""}
 	c.Log.Level = "verbose"
 	err := c.Validate()
-	wantKeys := []string{"server.addr", "jwt.secret", "jwt.ttl", "chat.allowed_paths[0]", "log.level"}
+	wantKeys := []string{"server.addr", "jwt.secret", "jwt.ttl", "api_keys.allowed[0]", "log.level"}
 	errs := unwrapAll(err)
 	if len(errs) != len(wantKeys) {
 		t.Fatalf("Validate reported %d problems, want %d: %v", len(errs), len(wantKeys), err)
@@ -247,13 +219,12 @@ func TestValidateNeverPrintsSecrets(t *testing.T) {
 		{KID: "b", Alg: "EdDSA", Secret: planted + "-ed", PrivateKeyFile: "x", PrivateKeyPEM: planted + "-pem"},
 	}
 	c.APIKeys.Allowed = []config.Secret{"sha256:" + planted}
-	c.Chat.UpstreamURL = mustURL(t, "http://user:"+planted+"@127.0.0.1/?k="+planted)
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate succeeded, want errors")
 	}
 	wantNoSecret(t, err.Error(), planted)
-	if n := len(unwrapAll(err)); n < 8 {
-		t.Errorf("Validate reported %d problems, want at least 8: %v", n, err)
+	if n := len(unwrapAll(err)); n < 7 {
+		t.Errorf("Validate reported %d problems, want at least 7: %v", n, err)
 	}
 }

@@ -13,5 +13,8 @@ func newChatHandler(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (gi
 	if cfg.UpstreamURL != nil {
 		return newChatProxy(cfg, logger, m)
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	return refuseEchoUpgrade(handleEcho(cfg, logger)), nil
 }

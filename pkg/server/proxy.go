@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -87,12 +86,12 @@ type proxyCall struct {
 type proxyCallKey struct{}
 
 // newChatProxy returns the handler for /chat/*path that forwards to
-// cfg.UpstreamURL with the session's API key, as described in DESIGN.md.
+// cfg.UpstreamURL with the session's API key, as described in docs/DESIGN.md.
 //
 // Zero durations switch the matching limit off and a zero MaxBodyBytes means
 // no body limit; an empty AuthHeader means "Authorization". Upstream latency and
 // failures are recorded in m (nil: in series nobody collects). It returns an
-// error naming the configuration key for an unusable cfg.
+// error naming the configuration key for an unusable cfg ([ChatConfig.Validate]).
 func newChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (gin.HandlerFunc, error) {
 	p, err := buildChatProxy(cfg, logger, m)
 	if err != nil {
@@ -108,52 +107,27 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	if m == nil {
 		m = newUpstreamMetrics()
 	}
-	var errs []error
+	// ChatConfig.Validate owns the rules for chat.*; what is left here is what
+	// only building the proxy needs.
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	u := cfg.UpstreamURL
-	if err := checkUpstreamURL(u); err != nil {
-		errs = append(errs, err)
+	if u == nil {
+		return nil, errors.New("chat.upstream_url: not set")
 	}
 	header := cfg.AuthHeader
 	if header == "" {
 		header = "Authorization"
 	}
-	if !httpguts.ValidHeaderFieldName(header) {
-		errs = append(errs, fmt.Errorf("chat.upstream_auth_header: %q is not a valid header name", header))
-	}
-	if cfg.AuthScheme != "" && !httpguts.ValidHeaderFieldName(cfg.AuthScheme) {
-		errs = append(errs, fmt.Errorf("chat.upstream_auth_scheme: %q is not a valid scheme", cfg.AuthScheme))
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{
-		{"chat.connect_timeout", cfg.ConnectTimeout},
-		{"chat.response_header_timeout", cfg.ResponseHeaderTimeout},
-		{"chat.idle_timeout", cfg.IdleTimeout},
-		{"chat.max_stream_duration", cfg.MaxStreamDuration},
-	} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s: must not be negative, got %s", d.key, d.v))
-		}
-	}
-	if cfg.MaxBodyBytes < 0 {
-		errs = append(errs, fmt.Errorf("chat.max_body_bytes: must not be negative, got %d", cfg.MaxBodyBytes))
-	}
 	allowed := make([]allowedPath, 0, len(cfg.AllowedPaths))
 	for _, a := range cfg.AllowedPaths {
-		ap, err := parseAllowedPath(a)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		ap, _ := parseAllowedPath(a) // checked by Validate
 		allowed = append(allowed, ap)
 	}
 	base, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
-		errs = append(errs, errors.New("chat proxy: http.DefaultTransport is not an *http.Transport"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, errors.New("chat proxy: http.DefaultTransport is not an *http.Transport")
 	}
 
 	tr := base.Clone()
@@ -196,6 +170,8 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	return p, nil
 }
 
+// checkUpstreamURL is the rule for chat.upstream_url ([ChatConfig.Validate]). A
+// query is allowed: it is sent with every request, before the client's own.
 func checkUpstreamURL(u *url.URL) error {
 	switch {
 	case u == nil:
