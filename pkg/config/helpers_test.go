@@ -17,8 +17,7 @@ const secret32 = "0123456789abcdef0123456789abcdef"
 const exampleFile = "../../config/jwtgate.example.yaml"
 
 // clearEnv unsets every JWTGATE_ variable for the duration of the test, so the
-// environment the tests run in cannot change their outcome. (An empty value would
-// not do: Load treats empty variables as set.)
+// environment the tests run in cannot change their outcome.
 func clearEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {

@@ -35,7 +35,7 @@ const maxFileBytes = 1 << 20
 
 // Load builds the configuration from, in decreasing precedence: the flags in fs
 // that the user set (see [RegisterFlags]; fs may be nil), the environment
-// (JWTGATE_SERVER_ADDR, ...; an empty value counts as set, lists are
+// (JWTGATE_SERVER_ADDR, ...; an empty value counts as unset, lists are
 // comma-separated), the YAML file named by --config or else $JWTGATE_CONFIG, and
 // [Default]. jwt.keys comes from the file only.
 //
@@ -50,9 +50,12 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	v := viper.New()
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	// An empty variable is a deliberate value: JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME=""
-	// selects the bare key.
-	v.AllowEmptyEnv(true)
+	// An empty variable counts as unset, as if it were not there: a deployment
+	// template that leaves JWTGATE_API_KEYS_ALLOWED or JWTGATE_JWT_SECRET empty
+	// must not override the file's allowlist (accepting any key) or secret
+	// (signing with a random one). A value that should be empty is set in the
+	// file (chat.upstream_auth_scheme: "" for the bare key).
+	v.AllowEmptyEnv(false)
 
 	// Viper only consults the environment for keys it knows, so every key gets
 	// its default and an explicit binding. Explicit bindings, rather than

@@ -137,7 +137,7 @@ func TestLoadUnchangedFlagKeepsEnv(t *testing.T) {
 
 func TestLoadEnv(t *testing.T) {
 	clearEnv(t)
-	// The file sets values the environment must override, including with "".
+	// The file sets values the environment must override.
 	path := writeFile(t, "jwtgate.yaml", "chat:\n  upstream_auth_scheme: Token\n  allowed_paths: [/file]\n")
 	env := map[string]string{
 		"JWTGATE_CONFIG":                         path,
@@ -148,7 +148,7 @@ func TestLoadEnv(t *testing.T) {
 		"JWTGATE_JWT_NOT_BEFORE":                 "2025-01-02T03:04:05Z",
 		"JWTGATE_API_KEYS_ALLOWED":               "key-a, key-b",
 		"JWTGATE_CHAT_UPSTREAM_URL":              "http://127.0.0.1:9000/v1",
-		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME":      "",
+		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME":      "Key",
 		"JWTGATE_CHAT_ALLOWED_PATHS":             "/v1/chat,/v1/models",
 		"JWTGATE_CHAT_ALLOW_SET_COOKIE":          "true",
 		"JWTGATE_CHAT_ALLOWED_METHODS":           "POST, GET",
@@ -174,7 +174,7 @@ func TestLoadEnv(t *testing.T) {
 	want.JWT.TTL = 5 * time.Minute
 	want.JWT.NotBefore = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	want.APIKeys.Allowed = []config.Secret{"key-a", "key-b"}
-	want.Chat.UpstreamAuthScheme = ""
+	want.Chat.UpstreamAuthScheme = "Key"
 	want.Chat.AllowedPaths = []string{"/v1/chat", "/v1/models"}
 	want.Chat.AllowSetCookie = true
 	want.Chat.AllowedMethods = []string{"POST", "GET"}
@@ -189,6 +189,42 @@ func TestLoadEnv(t *testing.T) {
 	got.Chat.UpstreamURL = nil
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Load from the environment (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadEmptyEnvIsUnset checks that an empty environment variable leaves the
+// file's value (or the default) in place: JWTGATE_API_KEYS_ALLOWED= must not turn
+// the allowlist off and JWTGATE_JWT_SECRET= must not swap the secret for a random
+// key, both of which widen access.
+func TestLoadEmptyEnvIsUnset(t *testing.T) {
+	clearEnv(t)
+	path := writeFile(t, "jwtgate.yaml", "jwt:\n  secret: "+secret32+"\n  not_before: 2025-01-02T03:04:05Z\n"+
+		"api_keys:\n  allowed: [sk-only-this-one]\nchat:\n  upstream_auth_scheme: Token\n")
+	t.Setenv("JWTGATE_CONFIG", path)
+	for _, name := range []string{
+		"JWTGATE_API_KEYS_ALLOWED", "JWTGATE_JWT_SECRET", "JWTGATE_JWT_NOT_BEFORE",
+		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME", "JWTGATE_SERVER_ADDR", "JWTGATE_LOG_LEVEL",
+	} {
+		t.Setenv(name, "")
+	}
+	c, err := config.Load(nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := c.APIKeys.Allowed; len(got) != 1 || got[0] != "sk-only-this-one" {
+		t.Errorf("api_keys.allowed = %d entries, want the file's one", len(got))
+	}
+	if c.JWT.Secret != secret32 {
+		t.Error("jwt.secret is not the file's")
+	}
+	if want := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC); !c.JWT.NotBefore.Equal(want) {
+		t.Errorf("jwt.not_before = %s, want the file's %s", c.JWT.NotBefore, want)
+	}
+	if c.Chat.UpstreamAuthScheme != "Token" {
+		t.Errorf("chat.upstream_auth_scheme = %q, want the file's Token", c.Chat.UpstreamAuthScheme)
+	}
+	if d := config.Default(); c.Server.Addr != d.Server.Addr || c.Log.Level != d.Log.Level {
+		t.Errorf("server.addr, log.level = %q, %q; want the defaults %q, %q", c.Server.Addr, c.Log.Level, d.Server.Addr, d.Log.Level)
 	}
 }
 
