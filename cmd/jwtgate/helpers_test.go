@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/jwtgate/jwtgate/pkg/config"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -138,4 +140,16 @@ func secretFingerprint(t *testing.T, secret, apiKey string) string {
 		t.Fatal("the API-key fingerprint is the unkeyed digest")
 	}
 	return fp
+}
+
+// configFlags returns serve's configuration flags with --config set to path, as
+// config.Load reads them.
+func configFlags(t *testing.T, path string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", path}); err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }

@@ -42,7 +42,7 @@ func (rl *reloader) reload() {
 		}
 	}
 
-	cfg, err := rl.load()
+	cfg, base, err := rl.watch.load(rl.load)
 	if err == nil {
 		// What a start would refuse, a reload refuses: the same check.
 		err = checkConfig(cfg)
@@ -85,7 +85,7 @@ func (rl *reloader) reload() {
 		return
 	}
 	rl.iss, rl.ver, rl.source = iss, ver, source
-	rl.watch.follow(cfg)
+	rl.watch.follow(cfg, base)
 	log.Info("configuration reloaded: jwt.* and api_keys.allowed apply to new requests; other settings need a restart",
 		slog.String("kid", ver.KeySet().SigningKey().ID()),
 		slog.Int("api_keys_allowed", len(cfg.APIKeys.Allowed)))

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/jwtgate/jwtgate/pkg/config"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -380,14 +378,7 @@ func TestReloadRefusesWhatStartRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	load := func() (config.Config, error) {
-		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		config.RegisterFlags(fs)
-		if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
-			return config.Config{}, err
-		}
-		return config.Load(fs)
-	}
+	load := func() (config.Config, error) { return config.Load(configFlags(t, cfgFile)) }
 	cases := refusedConfigs(t, t.TempDir())
 	for i := range cases {
 		y := strings.ReplaceAll(cases[i].yaml, "SECRET", secret)

@@ -64,9 +64,10 @@ problem, and the running one stays in force.`,
 // returns nil after a clean shutdown.
 //
 // watch, when not nil, is pointed at the files of the configuration in force: at
-// start and after each reload that is applied (a refused one leaves it as it was).
+// start and after each reload that is applied (a refused one leaves it as it was),
+// with the baseline of each file taken before it was read (see fileWatcher.load).
 func serve(ctx context.Context, load func() (config.Config, error), logw io.Writer, reload <-chan os.Signal, watch *fileWatcher) error {
-	cfg, err := load()
+	cfg, base, err := watch.load(load)
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	}()
 	srv.SetReady(true)
 
-	watch.follow(cfg)
+	watch.follow(cfg, base)
 	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, watch: watch, iss: iss, ver: ver, source: configuredKeySource(cfg)}
 	for done := false; !done; {
 		select {
