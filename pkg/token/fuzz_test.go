@@ -8,8 +8,9 @@ import (
 
 // FuzzVerify feeds arbitrary strings to the verifier: it must never panic, must
 // refuse with exactly one of the refusal sentinels, and must accept only a token that
-// carries the signing key's kid and a valid signature, spelled canonically. Seeds
-// beyond these are in testdata/fuzz/FuzzVerify.
+// carries the signing key's kid and a valid signature, spelled canonically, and that
+// golang-jwt configured strictly accepts too (see strictJWT). Seeds beyond these are
+// in testdata/fuzz/FuzzVerify; go test runs them all.
 func FuzzVerify(f *testing.F) {
 	clk := newTestClock()
 	ks := mustKeySet(f, "k1", mustHMACKey(f, "k1", HS256, testSecret))
@@ -24,11 +25,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add(hmacSign(HS256, testSecret, hs256Header, `{"aud":[[[[]]]]}`))
 	f.Add("eyJhbGciOiJIUzI1NiJ9..")
 	f.Add("")
+	strict := newStrictJWT(clk.now, map[string]strictKey{"k1": {HS256, testSecret}})
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := v.Verify(t.Context(), raw)
 		if err == nil {
 			if c == nil || c.APIKey == "" || c.KeyID != "k1" {
 				t.Fatalf("accepted a token without proper claims: %v", c)
+			}
+			// Never more lenient than golang-jwt configured strictly.
+			if err := strict.check(raw); err != nil {
+				t.Fatalf("accepted a token strict golang-jwt refuses: %v", err)
 			}
 			// One token, one spelling: every accepted segment is canonical
 			// base64url, so no variant of a token passes as another string.

@@ -45,10 +45,38 @@ func mustJSON(t testing.TB, v any) string {
 
 func TestVerifyRefusals(t *testing.T) {
 	clk := newTestClock()
-	now := clk.t
 	k1 := mustHMACKey(t, "k1", HS256, testSecret)
 	ks := mustKeySet(t, "k1", k1)
 	v := mustVerifier(t, ks, WithClock(clk.now))
+	for _, tt := range refusalRows(t, clk.t, k1) {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := v.Verify(t.Context(), tt.token)
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Verify: err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if c != nil {
+					t.Errorf("Verify returned claims with an error")
+				}
+				if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+					t.Errorf("error text contains the token")
+				}
+				if strings.Contains(err.Error(), testAPIKey) {
+					t.Errorf("error text contains the API key")
+				}
+				return
+			}
+			if c.APIKey != testAPIKey {
+				t.Errorf("APIKey = %q, want the test key", c.APIKey)
+			}
+		})
+	}
+}
+
+// refusalRows is the main refusal table, for a verifier of the key set {k1} at the
+// clock's now, with default options.
+func refusalRows(t *testing.T, now time.Time, k1 *Key) []attackRow {
+	t.Helper()
 	valid := claimsAt(now)
 	sign := func(header string, claims map[string]any) string {
 		return hmacSign(HS256, testSecret, header, mustJSON(t, claims))
@@ -62,11 +90,7 @@ func TestVerifyRefusals(t *testing.T) {
 	other := k1.seal.seal(testAPIKey, "another-jti-0000000000000000000")
 	sealed := with(valid, "ak", nil, "aks", k1.seal.seal(testAPIKey, valid["jti"].(string)))
 
-	tests := []struct {
-		name    string
-		token   string
-		wantErr error
-	}{
+	return []attackRow{
 		{"valid", good, nil},
 		{"valid sealed", sign(hs256Header, sealed), nil},
 		{"valid lowercase typ", sign(`{"alg":"HS256","kid":"k1","typ":"jwt"}`, valid), nil},
@@ -174,29 +198,6 @@ func TestVerifyRefusals(t *testing.T) {
 		{"sealed truncated", sign(hs256Header, with(sealed, "aks", sealed["aks"].(string)[:20])), ErrTokenAPIKeyInvalid},
 		{"sealed moved from another token", sign(hs256Header, with(sealed, "aks", other)), ErrTokenAPIKeyInvalid},
 		{"sealed not base64", sign(hs256Header, with(sealed, "aks", "!!!!")), ErrTokenAPIKeyInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.Verify(t.Context(), tt.token)
-			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
-				t.Fatalf("Verify: err = %v, want %v", err, tt.wantErr)
-			}
-			if err != nil {
-				if c != nil {
-					t.Errorf("Verify returned claims with an error")
-				}
-				if tt.token != "" && strings.Contains(err.Error(), tt.token) {
-					t.Errorf("error text contains the token")
-				}
-				if strings.Contains(err.Error(), testAPIKey) {
-					t.Errorf("error text contains the API key")
-				}
-				return
-			}
-			if c.APIKey != testAPIKey {
-				t.Errorf("APIKey = %q, want the test key", c.APIKey)
-			}
-		})
 	}
 }
 
