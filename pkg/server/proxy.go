@@ -86,7 +86,7 @@ type proxyCall struct {
 type proxyCallKey struct{}
 
 // newChatProxy returns the handler for /chat/*path that forwards to
-// cfg.UpstreamURL with the session's API key, as described in docs/DESIGN.md.
+// cfg.UpstreamURL with the session's API key, as described in docs/DESIGN.md ("A request").
 //
 // Zero durations switch the matching limit off and a zero MaxBodyBytes means
 // no body limit; an empty AuthHeader means "Authorization". Upstream latency and

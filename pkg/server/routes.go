@@ -23,7 +23,7 @@ type routeDeps struct {
 	chat         gin.HandlerFunc // reverse proxy or echo backend
 }
 
-// addRoutes is jwtgate's whole HTTP API surface (DESIGN.md, "HTTP API").
+// addRoutes is jwtgate's whole HTTP API surface (docs/DESIGN.md, "HTTP contract").
 func addRoutes(r *gin.Engine, d routeDeps) {
 	r.GET("/healthz", handleHealthz(d.version))
 	r.GET("/readyz", handleReadyz(d.ready))
