@@ -28,7 +28,8 @@ INDEXDB     := golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
 FUZZTIME    ?=
 FUZZ_TARGETS := ./pkg/token:FuzzVerify:50000x ./pkg/ginauth:FuzzAuthorizationHeader:20000x \
                 ./pkg/server:FuzzCreateSession:4000x ./pkg/config:FuzzLoad:4000x \
-                ./pkg/dpop:FuzzDPoPProof:20000x ./pkg/crossorigin:FuzzOrigin:20000x
+                ./pkg/dpop:FuzzDPoPProof:20000x ./pkg/crossorigin:FuzzOrigin:20000x \
+                ./pkg/usage:FuzzReader:20000x
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-deps test-go test-interop bench lint fmt clean fuzz
@@ -46,11 +47,16 @@ test: test-deps test-go test-interop ## Run every test the project has (installs
 
 # test-deps installs, when missing, the programs the tests start: Debian's chromium for
 # the browser test in interop/ (driven by puppeteer-core, which never downloads a
-# browser of its own). CI runs as root on a fresh Debian machine.
-test-deps: ## Install the test programs when missing (Debian's chromium; needs root and apt-get)
-	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+# browser of its own), and Debian's redis-server for the tests of the shared session
+# limits (pkg/meter, e2e), which run it on free loopback ports with persistence off.
+# CI runs as root on a fresh Debian machine.
+test-deps: ## Install the test programs when missing (Debian's chromium and redis-server; needs root and apt-get)
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	test -z "$$missing" || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing)
 
-test-go: ## Go tests with the race detector: unit, fuzz seeds, end to end (e2e builds its own binary), bench tools; then a few seconds of fuzzing per target (a fixed number of executions)
+test-go: test-deps ## Go tests with the race detector: unit, fuzz seeds, end to end (e2e builds its own binary), bench tools; then a few seconds of fuzzing per target (a fixed number of executions)
 	$(GO) test -race -count=1 ./...
 	cd bench && $(GO) test -race -count=1 ./...
 	$(run-fuzz)
