@@ -24,11 +24,15 @@ import (
 // tpm, total, concurrent, the lease id, the lease's end (ms). It returns the
 // refusal mask and the counters after the decision.
 //
+// It writes only what an admission changes: tat and a lease. The windows'
+// roll is not stored, since every reader and writer rolls them the same way
+// first; lapsed leases are swept only when the slots look taken, so there are
+// never more of them than the limit.
+//
 // Numbers are written with %d: Lua 5.1 would print a 16-digit time as 1.7e+15.
 const admitScript = `
 local now = tonumber(ARGV[1])
 local nowms = math.floor(now / 1000)
-local exp = tonumber(ARGV[2])
 local rpm = tonumber(ARGV[3])
 local tpm = tonumber(ARGV[4])
 local total = tonumber(ARGV[5])
@@ -48,8 +52,11 @@ elseif idx > win + 1 then
 end
 local inflight = 0
 if conc > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowms)
   inflight = redis.call('ZCARD', KEYS[2])
+  if inflight >= conc then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowms)
+    inflight = redis.call('ZCARD', KEYS[2])
+  end
 end
 local mask = 0
 if total > 0 and used >= total then mask = mask + 1 end
@@ -66,16 +73,17 @@ if rpm > 0 then
 end
 if conc > 0 and inflight >= conc then mask = mask + 8 end
 if mask == 0 then
-  tat = newtat
+  if rpm > 0 then
+    tat = newtat
+    redis.call('HSET', KEYS[1], 'tat', string.format('%d', tat))
+    redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  end
   if conc > 0 then
     redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
-    redis.call('PEXPIREAT', KEYS[2], exp)
+    redis.call('PEXPIREAT', KEYS[2], ARGV[2])
     inflight = inflight + 1
   end
 end
-redis.call('HSET', KEYS[1], 'tat', string.format('%d', tat), 'win', string.format('%d', win),
-  'cur', string.format('%d', cur), 'prev', string.format('%d', prev), 'used', string.format('%d', used))
-redis.call('PEXPIREAT', KEYS[1], exp)
 return {mask, tat, win, cur, prev, used, inflight}
 `
 

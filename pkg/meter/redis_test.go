@@ -19,11 +19,16 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/meter"
 )
 
-// newRedisMeter returns a Meter sharing counters through srv, probing every
-// 20 ms when srv is down.
+// patient gives Redis calls far more time than they need, so that a loaded
+// machine never turns a slow answer into a fallback: the outages these tests
+// make are refused connections and refused credentials, which fail at once.
+var patient = meter.WithRedisTimeout(20 * time.Second)
+
+// newRedisMeter returns a Meter sharing counters through url, probing every
+// 20 ms when it is down.
 func newRedisMeter(t testing.TB, url string, clk *fakeClock, opts ...meter.Option) *meter.Meter {
 	t.Helper()
-	base := []meter.Option{meter.WithRedis(url), meter.WithProbeInterval(20 * time.Millisecond)}
+	base := []meter.Option{meter.WithRedis(url), meter.WithProbeInterval(20 * time.Millisecond), patient}
 	return newTestMeter(t, clk, append(base, opts...)...)
 }
 
@@ -80,7 +85,7 @@ func TestRedisReplicasShareRequestsPerMinute(t *testing.T) {
 	srv := redistest.Start(t)
 	clk := newClock()
 	l := meter.Limits{RequestsPerMinute: 10}
-	shared := replicas(t, 3, clk, meter.WithRedis(srv.URL()))
+	shared := replicas(t, 3, clk, meter.WithRedis(srv.URL()), patient)
 	for _, m := range shared {
 		if m.State() != meter.StateShared {
 			t.Fatalf("state %v, want shared", m.State())
@@ -114,8 +119,8 @@ func TestRedisFallbackAndResume(t *testing.T) {
 	)
 	l := meter.Limits{RequestsPerMinute: 5, TokensPerMinute: 1_000_000}
 	ms := replicas(t, 3, clk, meter.WithRedis(srv.URL()), meter.WithProbeInterval(20*time.Millisecond),
-		meter.WithLogger(logs.logger()))
-	hooked := newTestMeter(t, clk, meter.WithRedis(srv.URL()), meter.WithProbeInterval(20*time.Millisecond),
+		meter.WithLogger(logs.logger()), patient)
+	hooked := newTestMeter(t, clk, meter.WithRedis(srv.URL()), meter.WithProbeInterval(20*time.Millisecond), patient,
 		meter.WithStateHook(func(s meter.State) {
 			statesMu.Lock()
 			defer statesMu.Unlock()
@@ -235,7 +240,7 @@ func TestRedisLeaseLapses(t *testing.T) {
 	clk := newClock()
 	l := meter.Limits{ConcurrentRequests: 1}
 	k := sessionKey(clk, "s1")
-	dead, err := meter.New(meter.WithRedis(srv.URL()), meter.WithClock(clk.Now), meter.WithLeaseTTL(5*time.Minute))
+	dead, err := meter.New(meter.WithRedis(srv.URL()), meter.WithClock(clk.Now), meter.WithLeaseTTL(5*time.Minute), patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +323,7 @@ func TestRedisPasswordAndTLS(t *testing.T) {
 	clk := newClock()
 	tlsConfig := &tls.Config{RootCAs: srv.RootCAs(), MinVersion: tls.VersionTLS12}
 	var logs logBuffer
-	ms := replicas(t, 2, clk, meter.WithRedis(srv.URL()), meter.WithRedisTLS(tlsConfig), meter.WithLogger(logs.logger()))
+	ms := replicas(t, 2, clk, meter.WithRedis(srv.URL()), meter.WithRedisTLS(tlsConfig), meter.WithLogger(logs.logger()), patient)
 	for _, m := range ms {
 		if m.State() != meter.StateShared {
 			t.Fatalf("state %v over TLS with the password; log:\n%s", m.State(), logs.String())
