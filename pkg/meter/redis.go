@@ -17,45 +17,49 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
+// A session's keys in Redis, all with the session id in braces so that they
+// share one Redis Cluster slot:
+//
+//	<prefix>{<sid>}:tat      GCRA theoretical arrival time, µs (string)
+//	<prefix>{<sid>}:used     tokens charged over the session (counter)
+//	<prefix>{<sid>}:w:<n>    tokens charged in minute n since the epoch (counter)
+//	<prefix>{<sid>}:lease    requests in flight: lease id → when it lapses, ms (sorted set)
+//
+// Each expires with the session, a minute's counter two minutes after its
+// minute began (it is the previous window for one more minute). The previous
+// minute's counter is what counters.roll computes as prev, so the windows need
+// no rolling in Redis.
+
 // admitScript applies the counting rules of counters.go to one request, in one
-// round trip. KEYS[1] is the session's hash (tat, win, cur, prev, used),
-// KEYS[2] its sorted set of leases (a member per request in flight, scored by
-// when the lease lapses, in ms). ARGV: now (µs), the session's end (ms), rpm,
-// tpm, total, concurrent, the lease id, the lease's end (ms). It returns the
-// refusal mask and the counters after the decision.
+// round trip. KEYS: tat, used, the current minute's counter, the previous
+// minute's, lease. ARGV: now (µs), the session's end (ms), rpm, tpm, total,
+// concurrent, the lease id, the lease's end (ms), the current minute. It
+// returns the refusal mask and the counters after the decision.
 //
-// It writes only what an admission changes: tat and a lease. The windows'
-// roll is not stored, since every reader and writer rolls them the same way
-// first; lapsed leases are swept only when the slots look taken, so there are
-// never more of them than the limit.
-//
-// Numbers are written with %d: Lua 5.1 would print a 16-digit time as 1.7e+15.
+// It writes only what an admission changes: tat and a lease. Lapsed leases are
+// swept only when the slots look taken, so there are never more of them than
+// the limit. Times are written with %d: Lua 5.1 would print a 16-digit number
+// as 1.7e+15.
 const admitScript = `
 local now = tonumber(ARGV[1])
-local nowms = math.floor(now / 1000)
 local rpm = tonumber(ARGV[3])
 local tpm = tonumber(ARGV[4])
 local total = tonumber(ARGV[5])
 local conc = tonumber(ARGV[6])
+local win = tonumber(ARGV[9])
 local W = 60000
-local v = redis.call('HMGET', KEYS[1], 'tat', 'win', 'cur', 'prev', 'used')
+local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local tat = tonumber(v[1]) or 0
-local win = tonumber(v[2]) or 0
+local used = tonumber(v[2]) or 0
 local cur = tonumber(v[3]) or 0
 local prev = tonumber(v[4]) or 0
-local used = tonumber(v[5]) or 0
-local idx = math.floor(nowms / W)
-if idx == win + 1 then
-  prev = cur; cur = 0; win = idx
-elseif idx > win + 1 then
-  prev = 0; cur = 0; win = idx
-end
+local nowms = math.floor(now / 1000)
 local inflight = 0
 if conc > 0 then
-  inflight = redis.call('ZCARD', KEYS[2])
+  inflight = redis.call('ZCARD', KEYS[5])
   if inflight >= conc then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowms)
-    inflight = redis.call('ZCARD', KEYS[2])
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', nowms)
+    inflight = redis.call('ZCARD', KEYS[5])
   end
 end
 local mask = 0
@@ -75,45 +79,15 @@ if conc > 0 and inflight >= conc then mask = mask + 8 end
 if mask == 0 then
   if rpm > 0 then
     tat = newtat
-    redis.call('HSET', KEYS[1], 'tat', string.format('%d', tat))
-    redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+    redis.call('SET', KEYS[1], string.format('%d', tat), 'PXAT', ARGV[2])
   end
   if conc > 0 then
-    redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
-    redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+    redis.call('ZADD', KEYS[5], ARGV[8], ARGV[7])
+    redis.call('PEXPIREAT', KEYS[5], ARGV[2])
     inflight = inflight + 1
   end
 end
 return {mask, tat, win, cur, prev, used, inflight}
-`
-
-// finishScript charges a finished request's tokens and releases its lease,
-// in one round trip. KEYS as admitScript's; ARGV: now (µs), the session's end
-// (ms), tokens, the lease id ("" for none).
-const finishScript = `
-local nowms = math.floor(tonumber(ARGV[1]) / 1000)
-local tokens = tonumber(ARGV[3])
-if tokens > 0 then
-  local W = 60000
-  local v = redis.call('HMGET', KEYS[1], 'win', 'cur', 'prev', 'used')
-  local win = tonumber(v[1]) or 0
-  local cur = tonumber(v[2]) or 0
-  local prev = tonumber(v[3]) or 0
-  local used = tonumber(v[4]) or 0
-  local idx = math.floor(nowms / W)
-  if idx == win + 1 then
-    prev = cur; cur = 0; win = idx
-  elseif idx > win + 1 then
-    prev = 0; cur = 0; win = idx
-  end
-  cur = cur + tokens
-  used = used + tokens
-  redis.call('HSET', KEYS[1], 'win', string.format('%d', win), 'cur', string.format('%d', cur),
-    'prev', string.format('%d', prev), 'used', string.format('%d', used))
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-end
-if ARGV[4] ~= '' then redis.call('ZREM', KEYS[2], ARGV[4]) end
-return 1
 `
 
 // ParseRedisURL checks a limits.redis_url and returns the client options it
@@ -144,7 +118,6 @@ type redisStore struct {
 	client *redis.Client
 	addr   string // host:port, for logs: never the URL
 	admit  *redis.Script
-	finish *redis.Script
 	prefix string
 }
 
@@ -181,24 +154,25 @@ func newRedisStore(opts *redis.Options, tlsConfig *tls.Config, timeout time.Dura
 		client: redis.NewClient(opts),
 		addr:   opts.Addr,
 		admit:  redis.NewScript(admitScript),
-		finish: redis.NewScript(finishScript),
 		prefix: prefix,
 	}
 }
 
-// keys returns the session's two keys; the braces keep both in one Redis
-// Cluster slot.
-func (s *redisStore) keys(session string) []string {
-	h := s.prefix + "{" + session + "}"
-	return []string{h, h + ":lease"}
+// keys returns the session's keys for the minute win: tat, used, the
+// minute's counter, the previous minute's, lease.
+func (s *redisStore) keys(session string, win int64) []string {
+	h := s.prefix + "{" + session + "}:"
+	w := h + "w:"
+	return []string{h + "tat", h + "used", w + strconv.FormatInt(win, 10), w + strconv.FormatInt(win-1, 10), h + "lease"}
 }
 
 // admitRequest applies the counting rules in Redis.
 func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS int64, l Limits,
 	nowUS int64, lease string, leaseEndMS int64) (counters, uint8, error) {
-	res, err := s.admit.Run(ctx, s.client, s.keys(session),
+	win := nowUS / 1000 / windowMS
+	res, err := s.admit.Run(ctx, s.client, s.keys(session, win),
 		nowUS, expiresMS, l.RequestsPerMinute, l.TokensPerMinute, l.TotalTokens, l.ConcurrentRequests,
-		lease, leaseEndMS).Int64Slice()
+		lease, leaseEndMS, win).Int64Slice()
 	if err != nil {
 		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
 	}
@@ -209,10 +183,25 @@ func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS
 	return c, uint8(res[0]), nil
 }
 
-// finishRequest charges tokens and releases a lease in Redis.
+// finishRequest charges tokens and releases a lease in Redis: plain commands
+// in one pipeline (one round trip), each atomic on its own.
 func (s *redisStore) finishRequest(ctx context.Context, session string, expiresMS, tokens, nowUS int64, lease string) error {
-	if err := s.finish.Run(ctx, s.client, s.keys(session), nowUS, expiresMS, tokens, lease).Err(); err != nil {
-		return fmt.Errorf("running the finish script: %w", err)
+	win := nowUS / 1000 / windowMS
+	keys := s.keys(session, win)
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if tokens > 0 {
+			p.IncrBy(ctx, keys[2], tokens)
+			p.PExpireAt(ctx, keys[2], time.UnixMilli((win+2)*windowMS))
+			p.IncrBy(ctx, keys[1], tokens)
+			p.PExpireAt(ctx, keys[1], time.UnixMilli(expiresMS))
+		}
+		if lease != "" {
+			p.ZRem(ctx, keys[4], lease)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("charging in redis: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -268,22 +269,29 @@ func TestRedisLeaseLapses(t *testing.T) {
 	}
 }
 
-// TestRedisKeysExpireWithTheSession: the session's keys carry a TTL ending
-// with the session, so Redis forgets them by itself.
+// TestRedisKeysExpireWithTheSession: every key carries a TTL, ending with the
+// session (a minute's token counter: two minutes after the minute began), so
+// Redis forgets them by itself.
 func TestRedisKeysExpireWithTheSession(t *testing.T) {
 	ctx := t.Context()
 	srv := redistest.Start(t)
 	clk := newClock()
 	m := newRedisMeter(t, srv.URL(), clk)
 	k := meter.Key{Session: "s1", Expires: clk.Now().Add(45 * time.Minute)}
-	m.Admit(ctx, k, meter.Limits{RequestsPerMinute: 5, ConcurrentRequests: 3})
+	l := meter.Limits{RequestsPerMinute: 5, TokensPerMinute: 1000, ConcurrentRequests: 3}
+	m.Admit(ctx, k, l) // stays in flight: its lease stays
+	m.Finish(ctx, m.Admit(ctx, k, l), 50)
+
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rc.Close()
 	keys, err := rc.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{meter.DefaultKeyPrefix + "{s1}", meter.DefaultKeyPrefix + "{s1}:lease"}
+	minute := clk.Now().Unix() / 60
+	p := meter.DefaultKeyPrefix + "{s1}:"
+	windowKey := p + "w:" + strconv.FormatInt(minute, 10)
+	want := []string{p + "lease", p + "tat", p + "used", windowKey}
 	if diff := cmp.Diff(want, keys, cmp.Transformer("sort", sortedStrings)); diff != "" {
 		t.Fatalf("keys (-want +got):\n%s", diff)
 	}
@@ -295,9 +303,15 @@ func TestRedisKeysExpireWithTheSession(t *testing.T) {
 		// Redis counts down on the real clock; the test clock is up to 30 s
 		// ahead of it.
 		left := time.Until(k.Expires)
-		if ttl > left+time.Second || ttl < left-5*time.Second {
-			t.Errorf("%s: TTL %s, want the session's remaining %s", key, ttl, left)
+		if key == windowKey {
+			left = time.Until(time.Unix((minute+2)*60, 0))
 		}
+		if ttl > left+time.Second || ttl < left-5*time.Second {
+			t.Errorf("%s: TTL %s, want %s", key, ttl, left)
+		}
+	}
+	if v, err := rc.Get(ctx, windowKey).Int64(); err != nil || v != 50 {
+		t.Errorf("%s = %d, %v; want the 50 tokens charged", windowKey, v, err)
 	}
 }
 
