@@ -29,7 +29,7 @@ FUZZTIME    ?=
 FUZZ_TARGETS := ./pkg/token:FuzzVerify:50000x ./pkg/ginauth:FuzzAuthorizationHeader:20000x \
                 ./pkg/server:FuzzCreateSession:4000x ./pkg/config:FuzzLoad:4000x \
                 ./pkg/dpop:FuzzDPoPProof:20000x ./pkg/crossorigin:FuzzOrigin:20000x \
-                ./pkg/usage:FuzzReader:20000x
+                ./pkg/usage:FuzzReader:20000x ./pkg/usage:FuzzIncludeStreamUsage:20000x
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-deps test-go test-interop bench lint fmt clean fuzz

@@ -5,6 +5,9 @@ import (
 	"io"
 	"testing"
 
+	"github.com/go-json-experiment/json"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/jwtgate/jwtgate/pkg/usage"
 )
 
@@ -50,4 +53,51 @@ func isSubsequence(sub, of []byte) bool {
 		of = of[i+1:]
 	}
 	return true
+}
+
+// FuzzIncludeStreamUsage: whatever the body, an injected result is one JSON
+// object asking for the usage chunk, equal to the body in every other member.
+func FuzzIncludeStreamUsage(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","stream":true}`, `{"stream":true,"stream_options":{"include_usage":false}}`,
+		`{"stream":true,"stream_options":null}`, `{"stream":true,"stream_options":{}}`, `{"stream" : true , "x":[1,{"y":2}] }`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		orig := bytes.Clone(body)
+		out, injected, err := usage.IncludeStreamUsage(body)
+		if !bytes.Equal(body, orig) {
+			t.Fatal("the input was changed")
+		}
+		if err != nil || !injected {
+			if !bytes.Equal(out, body) {
+				t.Fatalf("not injected (%v) but changed: %q -> %q", err, body, out)
+			}
+			return
+		}
+		var before, after map[string]any
+		if err := json.Unmarshal(body, &before); err != nil {
+			t.Fatalf("injected into a body that does not decode: %v", err)
+		}
+		if err := json.Unmarshal(out, &after); err != nil {
+			t.Fatalf("the result does not decode: %v\n%q", err, out)
+		}
+		opts, _ := after["stream_options"].(map[string]any)
+		if opts["include_usage"] != true {
+			t.Fatalf("include_usage not true in %q", out)
+		}
+		delete(opts, "include_usage")
+		if b, ok := before["stream_options"].(map[string]any); ok {
+			delete(b, "include_usage")
+		} else {
+			delete(before, "stream_options")
+			if len(opts) == 0 {
+				delete(after, "stream_options")
+			}
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Fatalf("other members changed (-before +after):\n%s", diff)
+		}
+	})
 }
