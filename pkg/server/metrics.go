@@ -27,7 +27,10 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	issued         *prometheus.CounterVec
 	verifyFailures *prometheus.CounterVec
-	upstream       *upstreamMetrics
+	// interrupted counts requests whose response did not run to its end, by
+	// ending (streamend.go).
+	interrupted *prometheus.CounterVec
+	upstream    *upstreamMetrics
 }
 
 // Kinds of failed chat upstream requests, the values of the kind label of
@@ -37,6 +40,7 @@ const (
 	upstreamTimeout     = "timeout"     // no headers in time (504), or a stream ended by chat.idle_timeout or chat.max_stream_duration
 	upstreamCanceled    = "canceled"    // the client went away before the upstream answered
 	upstreamTooLarge    = "too_large"   // the request body is larger than chat.max_body_bytes (413)
+	upstreamBroken      = "broken"      // the response broke off after its headers (the connection closed or reset mid-body)
 )
 
 // upstreamMetrics are the chat proxy's series.
@@ -60,10 +64,10 @@ func newUpstreamMetrics() *upstreamMetrics {
 		}, []string{"code"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_upstream_errors_total",
-			Help: "Chat upstream requests that failed, by kind (unreachable, timeout, canceled, too_large).",
+			Help: "Chat upstream requests that failed, by kind (unreachable, timeout, canceled, too_large, broken).",
 		}, []string{"kind"}),
 	}
-	for _, kind := range []string{upstreamUnreachable, upstreamTimeout, upstreamCanceled, upstreamTooLarge} {
+	for _, kind := range []string{upstreamUnreachable, upstreamTimeout, upstreamCanceled, upstreamTooLarge, upstreamBroken} {
 		u.errors.WithLabelValues(kind)
 	}
 	return u
@@ -89,6 +93,10 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 			Name: "jwtgate_token_verify_failures_total",
 			Help: "Bearer tokens refused, by reason.",
 		}, []string{"reason"}),
+		interrupted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_http_requests_interrupted_total",
+			Help: "HTTP requests whose response did not run to its end, by ending (client_gone, idle_timeout, client_idle_timeout, max_stream_duration, upstream_error, aborted).",
+		}, []string{"ending"}),
 		upstream: newUpstreamMetrics(),
 	}
 	if version == "" {
@@ -111,6 +119,9 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 		return nil, err
 	}
 	if m.verifyFailures, err = register(reg, m.verifyFailures); err != nil {
+		return nil, err
+	}
+	if m.interrupted, err = register(reg, m.interrupted); err != nil {
 		return nil, err
 	}
 	if m.upstream.duration, err = register(reg, m.upstream.duration); err != nil {
@@ -136,6 +147,9 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 	}
 	for _, reason := range token.Labels() {
 		m.verifyFailures.WithLabelValues(reason)
+	}
+	for _, ending := range endings() {
+		m.interrupted.WithLabelValues(ending)
 	}
 	return m, nil
 }

@@ -20,6 +20,7 @@ type requestInfo struct {
 	requestID   string // the client's X-Request-ID when well formed, else generated
 	fingerprint string // API key fingerprint, once known
 	authFailure string // why the bearer middleware refused the request
+	ending      string // how a response that did not run to its end ended (streamend.go)
 }
 
 type requestInfoKey struct{}
@@ -34,15 +35,18 @@ func infoOf(c *gin.Context) *requestInfo {
 }
 
 // observe gives every request an id, counts and times it, and writes one access
-// log line for it. The line names the route template, never the raw path, and
-// carries no header, body, token or key: only the key's fingerprint when the
-// request had one. The request id reaches the line through the logger, which
+// log line for it, whatever ends it. The line names the route template, never
+// the raw path, and carries no header, body, token or key: only the key's
+// fingerprint when the request had one. The request id reaches the line through the logger, which
 // [New] wraps with [requestIDHandler].
 //
 // It records in a deferred call, so that a request whose handler ends in a
 // panic is recorded too: the reverse proxy aborts a broken response with
 // http.ErrAbortHandler, which is passed on once recorded. A WebSocket is
-// recorded as 101 when it ends, with the connection's whole duration.
+// recorded as 101 when it ends, with the connection's whole duration. A
+// response that did not run to its end is recorded with its ending
+// (streamend.go): a handler names it with [setEnding], and an abort it did not
+// name is "aborted".
 func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -56,6 +60,9 @@ func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
 
 		defer func() {
 			v := recover()
+			if v != nil && info.ending == "" {
+				info.ending = endingAborted
+			}
 			record(c, logger, m, info, start)
 			if v != nil {
 				panic(v)
@@ -73,9 +80,12 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 		route = unmatchedRoute
 	}
 	method := methodLabel(c.Request.Method)
-	status := c.Writer.Status()
+	status := recordedStatus(c.Writer.Status(), info.ending)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	if info.ending != "" {
+		m.interrupted.WithLabelValues(info.ending).Inc()
+	}
 
 	ctx := c.Request.Context()
 	if !logger.Enabled(ctx, slog.LevelInfo) {
@@ -85,7 +95,7 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 	if claims, ok := token.FromContext(ctx); ok {
 		fp = claims.APIKeyFingerprint
 	}
-	attrs := make([]slog.Attr, 0, 8)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("route", route),
@@ -93,6 +103,9 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 		slog.Duration("latency", elapsed),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 	)
+	if info.ending != "" {
+		attrs = append(attrs, slog.String("ending", info.ending))
+	}
 	if fp != "" {
 		attrs = append(attrs, slog.String("api_key_fingerprint", fp))
 	}

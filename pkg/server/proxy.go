@@ -51,6 +51,8 @@ type chatProxy struct {
 	maxStream      time.Duration
 	allowSetCookie bool
 	methods        methodSet
+	managed        []string // managedRequestHeaders
+	underscoreAuth bool     // authHeader has an underscore: its dashed spelling is a variant
 	logger         *slog.Logger
 	metrics        *upstreamMetrics
 	rp             *httputil.ReverseProxy
@@ -81,6 +83,9 @@ type proxyCall struct {
 	// answered is set once the upstream's response headers arrived. The
 	// proxy's hooks and deferred calls run on the handler's goroutine.
 	answered bool
+	out      clientWriter // what the reverse proxy writes to
+	body     upstreamBody // the upstream's response body, once answered
+	in       clientBody   // the client's request body, when it has one
 }
 
 type proxyCallKey struct{}
@@ -149,6 +154,8 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 		maxStream:      cfg.MaxStreamDuration,
 		allowSetCookie: cfg.AllowSetCookie,
 		methods:        newMethodSet(cfg.AllowedMethods),
+		managed:        managedRequestHeaders(header),
+		underscoreAuth: strings.IndexByte(header, '_') >= 0,
 		logger:         logger,
 		metrics:        m,
 	}
@@ -246,6 +253,10 @@ func (p *chatProxy) handle(c *gin.Context) {
 		writeChatError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
 		return
 	}
+	if !validTrailerNames(r.Trailer) {
+		writeChatError(w, http.StatusBadRequest, codeInvalidRequest, "the request announces a trailer whose name is not a valid header name")
+		return
+	}
 	if p.maxBody > 0 {
 		if r.ContentLength > p.maxBody {
 			p.metrics.errors.WithLabelValues(upstreamTooLarge).Inc()
@@ -256,6 +267,10 @@ func (p *chatProxy) handle(c *gin.Context) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
 		}
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		call.in.rc = r.Body
+		r.Body = &call.in
 	}
 
 	ctx := r.Context()
@@ -268,14 +283,16 @@ func (p *chatProxy) handle(c *gin.Context) {
 	}
 	ctx, call.cancel = context.WithCancelCause(ctx)
 	defer call.cancel(nil)
-	defer p.logStreamEnd(ctx, call) // deferred: the proxy aborts a cut stream with a panic
+	defer p.endStream(ctx, call) // deferred: the proxy aborts a cut stream with a panic
 	ctx = context.WithValue(ctx, proxyCallKey{}, call)
 
 	if hs != nil {
 		w = switchWriter{w} // the 101 bypasses gin's writer
 	}
+	end, _ := ctx.Deadline()
+	call.out.init(w, p.idleTimeout, end)
 	call.start = time.Now()
-	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	p.rp.ServeHTTP(&call.out, r.WithContext(ctx))
 }
 
 // outURL joins the upstream URL and the validated rest of the path.
@@ -323,8 +340,12 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	u := call.outURL
 	pr.Out.URL = &u
 	pr.Out.Host = "" // the Host header names the upstream
-	pr.SetXForwarded()
 	h := pr.Out.Header
+	p.dropManagedVariants(h) // first: what jwtgate sets below stays
+	if len(pr.Out.Trailer) > 0 {
+		p.dropManagedTrailers(pr.Out.Trailer)
+	}
+	pr.SetXForwarded()
 	// The session token, the key header of /sessions and jwtgate's cookies are
 	// for jwtgate alone; the upstream gets the API key and nothing else.
 	h.Del("Authorization")
@@ -345,33 +366,18 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 	call, _ := res.Request.Context().Value(proxyCallKey{}).(*proxyCall)
 	if call != nil {
 		call.answered = true
+		call.out.answered()
 		p.metrics.duration.WithLabelValues(strconv.Itoa(res.StatusCode)).Observe(time.Since(call.start).Seconds())
 	}
-	// jwtgate has set the response's X-Request-ID already; an upstream's own
-	// would make a second value.
-	res.Header.Del(RequestIDHeader)
-	// jwtgate's CORS policy is the only one: the upstream's Access-Control-*
-	// headers would add second values to jwtgate's, or open jwtgate's origin to
-	// whatever the upstream allows.
-	for k := range res.Header {
-		if len(k) >= len(corsHeaderPrefix) && strings.EqualFold(k[:len(corsHeaderPrefix)], corsHeaderPrefix) {
-			delete(res.Header, k)
-		}
-	}
-	if !p.allowSetCookie {
-		// The response is served from jwtgate's origin: an upstream cookie would
-		// be set there, beside the UI that holds the session token.
-		res.Header.Del("Set-Cookie")
-		res.Header.Del("Set-Cookie2")
-	}
+	// The trailers announced now; those that arrive unannounced are scrubbed
+	// by upstreamBody once the body is read.
+	p.scrubResponseHeader(res.Header)
+	p.scrubResponseHeader(res.Trailer)
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return p.acceptUpgrade(res, call)
 	}
-	if p.idleTimeout <= 0 {
-		return nil
-	}
 	if call != nil {
-		res.Body = newIdleBody(res.Body, p.idleTimeout, func() { call.cancel(errIdleTimeout) })
+		call.body.wrap(p, res, p.idleTimeout, func() { call.cancel(errIdleTimeout) })
 	}
 	return nil
 }
@@ -380,7 +386,11 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 // the URL or, in a badly behaved chain, the key, so it is only logged, scrubbed.
 func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	call, _ := r.Context().Value(proxyCallKey{}).(*proxyCall)
+	if call != nil {
+		call.out.failed()
+	}
 	if call != nil && call.client.Err() != nil {
+		setEnding(call.client, endingClientGone)
 		p.metrics.errors.WithLabelValues(upstreamCanceled).Inc()
 		p.logger.LogAttrs(r.Context(), slog.LevelDebug, "chat client went away before the upstream answered",
 			slog.String("upstream", p.upstream.Host), slog.String("path", call.rest))
@@ -392,11 +402,18 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		desc      string
 		kind      string
 		maxErr    *http.MaxBytesError
+		bodyErr   *clientBodyError
 		errorText = describeUpstreamError(err)
 	)
 	switch {
 	case errors.As(err, &maxErr):
 		status, code, desc, kind = http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge(p.maxBody).desc, upstreamTooLarge
+	case errors.As(err, &bodyErr), call != nil && call.in.failed.Load():
+		// The client's fault, not the upstream's: no upstream error is counted.
+		p.logger.LogAttrs(r.Context(), slog.LevelInfo, "chat request body could not be read",
+			slog.String("error", describeClientBodyError(err)))
+		writeChatError(w, http.StatusBadRequest, codeInvalidRequest, "the request body could not be read")
+		return
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
 		status, code, desc, kind = http.StatusGatewayTimeout, codeUpstreamTimeout, "the chat backend did not answer in time", upstreamTimeout
 	default:
@@ -459,28 +476,6 @@ func describeUpstreamError(err error) string {
 	return fmt.Sprintf("upstream call failed (%T)", err)
 }
 
-// logStreamEnd records a response that the proxy cut short itself.
-func (p *chatProxy) logStreamEnd(ctx context.Context, call *proxyCall) {
-	cause := context.Cause(ctx)
-	var reason string
-	switch {
-	case errors.Is(cause, errIdleTimeout):
-		reason = "idle_timeout"
-	case errors.Is(cause, errMaxStreamDuration):
-		reason = "max_stream_duration"
-	default:
-		return
-	}
-	if call.answered { // before the headers, handleError has counted it
-		p.metrics.errors.WithLabelValues(upstreamTimeout).Inc()
-	}
-	p.logger.LogAttrs(ctx, slog.LevelInfo, "chat upstream response ended by jwtgate",
-		slog.String("reason", reason),
-		slog.String("upstream", p.upstream.Host),
-		slog.String("path", call.rest),
-		slog.String("api_key_fingerprint", call.keyFP))
-}
-
 // bufferPool lends the copy buffers of one proxy, so that a response does not
 // cost a fresh 32 KiB. The pool holds *[]byte: a slice put into an interface
 // directly would be copied to the heap on every Put (staticcheck SA6002).
@@ -500,30 +495,3 @@ func (bp *bufferPool) Get() []byte { return *bp.pool.Get().(*[]byte) }
 
 // Put implements httputil.BufferPool.
 func (bp *bufferPool) Put(b []byte) { bp.pool.Put(&b) }
-
-// idleBody ends a response body that produces nothing for d: the timer runs
-// only while a Read waits on the upstream, so a slow client does not count as
-// an idle upstream.
-type idleBody struct {
-	rc    io.ReadCloser
-	d     time.Duration
-	timer *time.Timer
-}
-
-func newIdleBody(rc io.ReadCloser, d time.Duration, onIdle func()) *idleBody {
-	t := time.AfterFunc(d, onIdle)
-	t.Stop()
-	return &idleBody{rc: rc, d: d, timer: t}
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.d)
-	n, err := b.rc.Read(p)
-	b.timer.Stop()
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	return b.rc.Close()
-}

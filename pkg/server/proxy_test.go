@@ -721,7 +721,8 @@ func TestIdleBody(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pr, pw := io.Pipe()
 		var fired atomic.Bool
-		body := newIdleBody(pr, time.Minute, func() {
+		var body upstreamBody
+		body.wrap(&chatProxy{}, &http.Response{Body: pr}, time.Minute, func() {
 			fired.Store(true)
 			pw.CloseWithError(errIdleTimeout)
 		})
@@ -748,6 +749,9 @@ func TestIdleBody(t *testing.T) {
 		}
 		if !fired.Load() {
 			t.Fatal("Read ended without the idle timer firing")
+		}
+		if !errors.Is(body.err, errIdleTimeout) {
+			t.Errorf("body kept error %v, want errIdleTimeout", body.err)
 		}
 	})
 }

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"net/http"
+	"time"
+)
+
+// clientWriter is the response writer the reverse proxy writes to, in front of
+// gin's. It does three things gin's writer does not:
+//
+//   - It bounds every write to the client (http.ResponseController's write
+//     deadline, renewed per write) by chat.idle_timeout from now and never
+//     past the stream's end at chat.max_stream_duration. The upstream side is
+//     bounded by the idle timer and the context; without this, a client that
+//     stops reading would hold the handler, its socket and the send buffer for
+//     as long as it keeps the connection open. net/http clears the deadline
+//     once the handler returns, so it never reaches the next request on a
+//     kept-alive connection.
+//   - It keeps the first write error and whether it ran into the deadline, for
+//     [streamEnding].
+//   - It keeps jwtgate's own response headers (X-Request-Id, CORS) through a
+//     1xx answer of the upstream: ReverseProxy copies a 1xx's headers into the
+//     writer's map, writes it, and then clears the map. While the round trip
+//     runs, that hook is the only caller of Header, so it is given a scratch
+//     map, and the 1xx itself is not passed on (gin's writer would not send it
+//     either; it would take it for the final status).
+//
+// Flush, Hijack and the other optional methods are reached through Unwrap, as
+// http.ResponseController does, except FlushError, which keeps the error gin's
+// Flush drops.
+type clientWriter struct {
+	w    http.ResponseWriter
+	rc   *http.ResponseController // nil: no deadline to set
+	idle time.Duration            // zero: no idle limit on writes
+	end  time.Time                // the stream's end; zero: none
+	// deadline is the write deadline in force, and atEnd says it is end.
+	deadline time.Time
+	atEnd    bool
+	err      error // the first write or flush error
+	// roundTrip is set until the upstream answers (modifyResponse) or the
+	// round trip fails (handleError).
+	roundTrip bool
+	scratch   http.Header
+}
+
+// init makes cw write to w with the limits of one stream.
+func (cw *clientWriter) init(w http.ResponseWriter, idle time.Duration, end time.Time) {
+	cw.w, cw.idle, cw.end, cw.roundTrip = w, idle, end, true
+	if idle > 0 || !end.IsZero() {
+		cw.rc = http.NewResponseController(w)
+	}
+}
+
+// answered ends the round trip: from now on Header is the response's.
+func (cw *clientWriter) answered() { cw.roundTrip = false }
+
+// failed ends the round trip without an answer from the upstream. jwtgate's
+// own error answer follows: a small body written once, bounded by the idle
+// limit alone, since the stream's end may have passed already (an upstream
+// that did not answer within chat.max_stream_duration).
+func (cw *clientWriter) failed() {
+	cw.roundTrip = false
+	cw.end = time.Time{}
+}
+
+// Header implements http.ResponseWriter.
+func (cw *clientWriter) Header() http.Header {
+	if cw.roundTrip {
+		if cw.scratch == nil {
+			cw.scratch = make(http.Header)
+		}
+		return cw.scratch
+	}
+	return cw.w.Header()
+}
+
+// WriteHeader implements http.ResponseWriter. Informational answers other
+// than 101 are not passed on.
+func (cw *clientWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	cw.w.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (cw *clientWriter) Write(p []byte) (int, error) {
+	cw.renew()
+	n, err := cw.w.Write(p)
+	if err != nil && cw.err == nil {
+		cw.err = err
+	}
+	return n, err
+}
+
+// FlushError flushes what was written to the client, under the same deadline
+// as a write, and reports the failure of the write underneath.
+func (cw *clientWriter) FlushError() error {
+	cw.renew()
+	if g, ok := cw.w.(interface{ WriteHeaderNow() }); ok {
+		g.WriteHeaderNow() // what gin's Flush does first: the status is gin's to write
+	}
+	err := flushWriter(cw.w)
+	if err != nil && cw.err == nil {
+		cw.err = err
+	}
+	return err
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (cw *clientWriter) Unwrap() http.ResponseWriter { return cw.w }
+
+// renew sets the write deadline for the next write: idle from now, or the
+// stream's end when that comes first.
+func (cw *clientWriter) renew() {
+	if cw.rc == nil {
+		return
+	}
+	d, atEnd := cw.end, true
+	if cw.idle > 0 {
+		if next := time.Now().Add(cw.idle); d.IsZero() || next.Before(d) {
+			d, atEnd = next, false
+		}
+	}
+	if atEnd && cw.atEnd {
+		return // the stream's end is in force already
+	}
+	if err := cw.rc.SetWriteDeadline(d); err != nil {
+		cw.rc = nil // a writer without deadlines (a test recorder): write without
+		return
+	}
+	cw.deadline, cw.atEnd = d, atEnd
+}
+
+// timedOut reports whether the first write error came from the write
+// deadline: by its kind, or, for writers that report it otherwise (HTTP/2),
+// by the time.
+func (cw *clientWriter) timedOut() bool {
+	if cw.err == nil {
+		return false
+	}
+	return isDeadline(cw.err) || (!cw.deadline.IsZero() && !time.Now().Before(cw.deadline))
+}
