@@ -70,9 +70,9 @@ func recordedStatus(written int, ending string) int {
 // reads and writes fail.
 func streamEnding(call *proxyCall, cause error) string {
 	out, in := call.out.err, call.body.err
-	if call.ws != nil {
-		// An upgraded connection ends when either side closes it: only
-		// jwtgate's own limits make an ending.
+	if call.body.rc == nil {
+		// No body was read: an upgraded connection (a WebSocket), which ends
+		// when either side closes it. Only jwtgate's own limits make an ending.
 		switch {
 		case errors.Is(cause, errIdleTimeout):
 			return endingIdleTimeout
