@@ -394,7 +394,9 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 		p.metrics.errors.WithLabelValues(upstreamCanceled).Inc()
 		p.logger.LogAttrs(r.Context(), slog.LevelDebug, "chat client went away before the upstream answered",
 			slog.String("upstream", p.upstream.Host), slog.String("path", call.rest))
-		return
+		// Nothing is answered: a client that only half-closed its side would
+		// otherwise read the empty 200 gin writes after the handler.
+		panic(http.ErrAbortHandler)
 	}
 	var (
 		status    int
