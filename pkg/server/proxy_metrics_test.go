@@ -105,7 +105,7 @@ func TestProxyMetrics(t *testing.T) {
 			want:     upstreamCounts{errors: map[string]float64{upstreamTimeout: 1}},
 		},
 		{
-			// The stream deadline also cancels the context logStreamEnd reads:
+			// The stream deadline also cancels the context endStream reads:
 			// the timeout is counted once.
 			name:     "stream deadline before headers",
 			upstream: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
@@ -129,6 +129,20 @@ func TestProxyMetrics(t *testing.T) {
 			want: upstreamCounts{
 				durations: map[string]int{"200": 1},
 				errors:    map[string]float64{upstreamTimeout: 1},
+			},
+		},
+		{
+			name: "stream broken off by the upstream",
+			upstream: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "data: 1\n\n")
+				http.NewResponseController(w).Flush()
+				panic(http.ErrAbortHandler) // the connection drops mid-body
+			},
+			status: http.StatusOK,
+			want: upstreamCounts{
+				durations: map[string]int{"200": 1},
+				errors:    map[string]float64{upstreamBroken: 1},
 			},
 		},
 		{
