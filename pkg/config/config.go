@@ -158,9 +158,9 @@ type Chat struct {
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	// ResponseHeaderTimeout is chat.response_header_timeout (default 60s): 504 after it.
 	ResponseHeaderTimeout time.Duration `mapstructure:"response_header_timeout"`
-	// IdleTimeout is chat.idle_timeout: a proxied response that sends nothing for
-	// this long is ended, and so is an echo reply whose client takes this long to
-	// accept a write (default 60s).
+	// IdleTimeout is chat.idle_timeout: a chat response, proxied or echoed, is
+	// ended when its upstream sends nothing for this long or its client takes
+	// this long to accept a write (default 60s).
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// MaxStreamDuration is chat.max_stream_duration, the longest a single chat
 	// response, proxied or echoed, may stream (default 10m).

@@ -67,9 +67,10 @@ type ChatConfig struct {
 	ConnectTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for upstream response headers (504 past it).
 	ResponseHeaderTimeout time.Duration
-	// IdleTimeout ends a proxied response whose upstream sends nothing for this
-	// long, and an echo reply whose client takes longer than this to accept a
-	// write (a client that stopped reading). Zero: no limit.
+	// IdleTimeout ends a chat response, proxied or echoed, on which nothing
+	// moves for this long: an upstream that sends nothing, or a client that
+	// takes longer than this to accept a write (it stopped reading). Zero: no
+	// limit.
 	IdleTimeout time.Duration
 	// MaxStreamDuration is the longest one chat response, proxied or echoed, may
 	// stream (cut off past it). Zero: no limit.
