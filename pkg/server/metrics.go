@@ -37,7 +37,7 @@ type metrics struct {
 // jwtgate_upstream_errors_total.
 const (
 	upstreamUnreachable = "unreachable" // no connection, or no answer (502)
-	upstreamTimeout     = "timeout"     // no headers in time (504), or a stream ended by chat.idle_timeout or chat.max_stream_duration
+	upstreamTimeout     = "timeout"     // no headers in time (504), or a stream ended because the upstream was silent for chat.idle_timeout or ran past chat.max_stream_duration
 	upstreamCanceled    = "canceled"    // the client went away before the upstream answered
 	upstreamTooLarge    = "too_large"   // the request body is larger than chat.max_body_bytes (413)
 	upstreamBroken      = "broken"      // the response broke off after its headers (the connection closed or reset mid-body)

@@ -37,8 +37,8 @@ func infoOf(c *gin.Context) *requestInfo {
 // observe gives every request an id, counts and times it, and writes one access
 // log line for it, whatever ends it. The line names the route template, never
 // the raw path, and carries no header, body, token or key: only the key's
-// fingerprint when the request had one. The request id reaches the line through the logger, which
-// [New] wraps with [requestIDHandler].
+// fingerprint when the request had one. The request id reaches the line through
+// the logger, which [New] wraps with [requestIDHandler].
 //
 // It records in a deferred call, so that a request whose handler ends in a
 // panic is recorded too: the reverse proxy aborts a broken response with
