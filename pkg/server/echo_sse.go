@@ -50,18 +50,22 @@ func (e *echoBackend) stream(c *gin.Context, write func(s *sseStream) bool) {
 	if write(s) {
 		return
 	}
-	var reason string
+	// The echo itself never idles: an idle timeout here is a client that stopped
+	// reading, named as the proxy names it.
+	var ending string
 	switch {
 	case errors.Is(context.Cause(ctx), errMaxStreamDuration):
-		reason = "max_stream_duration"
+		ending = endingMaxStreamDuration
 	case errors.Is(s.err, os.ErrDeadlineExceeded):
-		reason = "idle_timeout"
+		ending = endingClientIdleTimeout
 	default:
-		return // the client went away
+		setEnding(ctx, endingClientGone)
+		return
 	}
+	setEnding(ctx, ending)
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "chat echo stream ended by jwtgate",
-		slog.String("reason", reason), slog.String("path", c.Param("path")))
-	if reason == "max_stream_duration" {
+		slog.String("reason", ending), slog.String("path", c.Param("path")))
+	if ending == endingMaxStreamDuration {
 		panic(http.ErrAbortHandler)
 	}
 }

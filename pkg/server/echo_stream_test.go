@@ -101,7 +101,7 @@ func TestEchoMaxStreamDuration(t *testing.T) {
 					t.Fatalf("after the first word: event %+v, %v; want the stream aborted (io.ErrUnexpectedEOF)", ev, err)
 				}
 				synctest.Wait()
-				if logs := ts.logs.String(); !strings.Contains(logs, `"msg":"chat echo stream ended by jwtgate","reason":"max_stream_duration"`) {
+				if logs := ts.logs.String(); !strings.Contains(logs, `"msg":"chat echo stream ended by jwtgate","reason":"max_stream_duration"`) || !strings.Contains(logs, `"ending":"max_stream_duration"`) {
 					t.Errorf("the cut is not logged:\n%s", logs)
 				}
 			})
@@ -135,7 +135,7 @@ func TestEchoStalledClient(t *testing.T) {
 				time.Sleep(2 * time.Minute) // the client reads nothing for longer than chat.idle_timeout
 				synctest.Wait()
 				logs := ts.logs.String()
-				if !strings.Contains(logs, `"msg":"chat echo stream ended by jwtgate","reason":"idle_timeout"`) {
+				if !strings.Contains(logs, `"msg":"chat echo stream ended by jwtgate","reason":"client_idle_timeout"`) || !strings.Contains(logs, `"ending":"client_idle_timeout"`) {
 					t.Errorf("the stalled client is not logged:\n%s", logs)
 				}
 				if !strings.Contains(logs, `"route":"/chat/*path"`) {
