@@ -37,6 +37,9 @@ type Claims struct {
 	// APIKeyFingerprint is the akf claim: the keyed fingerprint of APIKey under the
 	// signing key's seal secret, see [KeySet.Fingerprint]. Safe to log.
 	APIKeyFingerprint string
+	// Limits is the lim claim: what the session may do (zero: no limits). It is
+	// set when the session starts and kept by every refresh.
+	Limits Limits
 }
 
 // String describes c without the API key.
@@ -104,4 +107,5 @@ type wireClaims struct {
 	Akf string         `json:"akf,omitempty"`
 	Ak  string         `json:"ak,omitempty"`
 	Aks string         `json:"aks,omitempty"`
+	Lim jsontext.Value `json:"lim,omitempty"` // Limits in their JSON form; absent: none
 }

@@ -49,3 +49,10 @@ var (
 	ErrIssuerAudience = errors.New("issuer and audience are required")
 	ErrOptionInvalid  = errors.New("option is invalid")
 )
+
+// Reasons limits are refused by [NewLimits], [ParseLimits] and [Limits.Within];
+// each comes as a *[LimitError] naming the member.
+var (
+	ErrLimitsInvalid     = errors.New("limits are invalid")
+	ErrLimitAboveCeiling = errors.New("limit is above the ceiling")
+)

@@ -33,6 +33,9 @@ type Params struct {
 	// TTL is the token lifetime; zero means the issuer's default, and anything over
 	// the issuer's maximum is capped to it.
 	TTL time.Duration
+	// Limits are signed into the token as they are (zero: none). The caller
+	// applies its defaults and ceilings first, see [ResolveLimits].
+	Limits Limits
 }
 
 // Issued is a freshly signed token and the claims it carries.
@@ -123,12 +126,13 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 		SessionStart:      now,
 		APIKey:            p.APIKey,
 		APIKeyFingerprint: fp,
+		Limits:            p.Limits,
 	}
 	return i.sign(c, now, now.Add(ttl))
 }
 
 // Refresh returns a new token for the session of c (same session ID, start time,
-// subject and API key; new jti and lifetime). It fails with [ErrSessionTooOld] once
+// subject, API key and limits; new jti and lifetime). It fails with [ErrSessionTooOld] once
 // the session is older than the maximum session age, and the new token never
 // outlives that age. ttl zero means the default.
 func (i *Issuer) Refresh(_ context.Context, c *Claims, ttl time.Duration) (*Issued, error) {
@@ -157,6 +161,7 @@ func (i *Issuer) Refresh(_ context.Context, c *Claims, ttl time.Duration) (*Issu
 		SessionStart:      c.SessionStart,
 		APIKey:            c.APIKey,
 		APIKeyFingerprint: i.Fingerprint(c.APIKey),
+		Limits:            c.Limits,
 	}
 	return i.sign(n, now, exp)
 }
@@ -194,6 +199,9 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 		Akf: c.APIKeyFingerprint,
 	}
 	w.Aud = i.aud
+	if !c.Limits.IsZero() {
+		w.Lim = c.Limits.AppendJSON(nil)
+	}
 	if i.o.plain {
 		w.Ak = c.APIKey
 	} else {

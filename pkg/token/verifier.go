@@ -247,6 +247,15 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 	if subtle.ConstantTimeCompare([]byte(key.seal.fingerprint(apiKey)), []byte(w.Akf)) != 1 {
 		return nil, fmt.Errorf("%w: fingerprint does not match", ErrTokenAPIKeyInvalid)
 	}
+	var lim Limits
+	if w.Lim != nil {
+		// Strictly, with the rules of POST /sessions: jwtgate never signs a lim it
+		// would refuse there, nor an empty one.
+		var err error
+		if lim, err = ParseLimits(w.Lim); err != nil || lim.IsZero() {
+			return nil, fmt.Errorf("%w: the lim claim is not valid limits", ErrTokenMalformed)
+		}
+	}
 	return &Claims{
 		KeyID:             key.id,
 		Issuer:            w.Iss,
@@ -260,6 +269,7 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 		SessionStart:      time.Unix(w.Sst, 0),
 		APIKey:            apiKey,
 		APIKeyFingerprint: w.Akf,
+		Limits:            lim,
 	}, nil
 }
 
