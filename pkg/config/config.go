@@ -34,6 +34,7 @@ type Config struct {
 	Chat      Chat      `mapstructure:"chat"`
 	CORS      CORS      `mapstructure:"cors"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
+	Limits    Limits    `mapstructure:"limits"`
 	Metrics   Metrics   `mapstructure:"metrics"`
 	Log       Log       `mapstructure:"log"`
 }
@@ -217,6 +218,38 @@ type RateLimit struct {
 	// /sessions/refresh requests allowed per session per minute, a minute's worth
 	// at once (default 6; 0: off). It keeps one token from minting tokens in bulk.
 	RefreshesPerMinute int `mapstructure:"refreshes_per_minute"`
+}
+
+// Limits configures the session limits that POST /sessions signs into tokens
+// (its body member "limits"). For each member, a session gets what it asks for,
+// else limits.default, else limits.max, else no limit; asking for more than
+// limits.max is refused. The default is none.
+type Limits struct {
+	// Default is limits.default: what a session that asks for nothing gets.
+	Default LimitSet `mapstructure:"default"`
+	// Max is limits.max: the most a session may ask for.
+	Max LimitSet `mapstructure:"max"`
+}
+
+// LimitSet is one set of session limits. Zero numbers and empty lists mean no
+// limit. In the environment, lists are comma-separated
+// (JWTGATE_LIMITS_DEFAULT_MODELS=gpt-4o-mini,claude-*).
+type LimitSet struct {
+	// Models are the allowed values of a request body's "model": exact names, or
+	// prefixes ending in "*".
+	Models []string `mapstructure:"models"`
+	// Paths are the allowed paths after /chat, as prefixes on segment boundaries.
+	Paths []string `mapstructure:"paths"`
+	// MaxOutputTokens caps the output tokens one request may ask for.
+	MaxOutputTokens int64 `mapstructure:"max_output_tokens"`
+	// RequestsPerMinute limits a session's requests per minute.
+	RequestsPerMinute int64 `mapstructure:"requests_per_minute"`
+	// TokensPerMinute limits a session's tokens per minute.
+	TokensPerMinute int64 `mapstructure:"tokens_per_minute"`
+	// TotalTokens is a session's token budget over its whole life.
+	TotalTokens int64 `mapstructure:"total_tokens"`
+	// ConcurrentRequests limits a session's requests in flight.
+	ConcurrentRequests int64 `mapstructure:"concurrent_requests"`
 }
 
 // Metrics configures the Prometheus endpoint.

@@ -140,23 +140,27 @@ func TestLoadEnv(t *testing.T) {
 	// The file sets values the environment must override.
 	path := writeFile(t, "jwtgate.yaml", "chat:\n  upstream_auth_scheme: Token\n  allowed_paths: [/file]\n")
 	env := map[string]string{
-		"JWTGATE_CONFIG":                         path,
-		"JWTGATE_SERVER_ADDR":                    "127.0.0.1:7070",
-		"JWTGATE_SERVER_MAX_BODY_BYTES":          "1234",
-		"JWTGATE_JWT_SECRET":                     secret32,
-		"JWTGATE_JWT_TTL":                        "5m",
-		"JWTGATE_JWT_NOT_BEFORE":                 "2025-01-02T03:04:05Z",
-		"JWTGATE_API_KEYS_ALLOWED":               "key-a, key-b",
-		"JWTGATE_CHAT_UPSTREAM_URL":              "http://127.0.0.1:9000/v1",
-		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME":      "Key",
-		"JWTGATE_CHAT_ALLOWED_PATHS":             "/v1/chat,/v1/models",
-		"JWTGATE_CHAT_ALLOW_SET_COOKIE":          "true",
-		"JWTGATE_CHAT_ALLOWED_METHODS":           "POST, GET",
-		"JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE": "30",
-		"JWTGATE_SERVER_TRUSTED_PROXIES":         "10.0.0.1,192.168.0.0/16",
-		"JWTGATE_JWT_VERIFY_CACHE_SIZE":          "0",
-		"JWTGATE_METRICS_ENABLED":                "false",
-		"JWTGATE_METRICS_ADDR":                   "127.0.0.1:9090",
+		"JWTGATE_CONFIG":                           path,
+		"JWTGATE_SERVER_ADDR":                      "127.0.0.1:7070",
+		"JWTGATE_SERVER_MAX_BODY_BYTES":            "1234",
+		"JWTGATE_JWT_SECRET":                       secret32,
+		"JWTGATE_JWT_TTL":                          "5m",
+		"JWTGATE_JWT_NOT_BEFORE":                   "2025-01-02T03:04:05Z",
+		"JWTGATE_API_KEYS_ALLOWED":                 "key-a, key-b",
+		"JWTGATE_CHAT_UPSTREAM_URL":                "http://127.0.0.1:9000/v1",
+		"JWTGATE_CHAT_UPSTREAM_AUTH_SCHEME":        "Key",
+		"JWTGATE_CHAT_ALLOWED_PATHS":               "/v1/chat,/v1/models",
+		"JWTGATE_CHAT_ALLOW_SET_COOKIE":            "true",
+		"JWTGATE_CHAT_ALLOWED_METHODS":             "POST, GET",
+		"JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE":   "30",
+		"JWTGATE_SERVER_TRUSTED_PROXIES":           "10.0.0.1,192.168.0.0/16",
+		"JWTGATE_JWT_VERIFY_CACHE_SIZE":            "0",
+		"JWTGATE_METRICS_ENABLED":                  "false",
+		"JWTGATE_METRICS_ADDR":                     "127.0.0.1:9090",
+		"JWTGATE_LIMITS_DEFAULT_MODELS":            "gpt-4o-mini, claude-*",
+		"JWTGATE_LIMITS_DEFAULT_MAX_OUTPUT_TOKENS": "512",
+		"JWTGATE_LIMITS_MAX_PATHS":                 "/chat/completions,/v1/messages",
+		"JWTGATE_LIMITS_MAX_TOTAL_TOKENS":          "100000",
 		// jwt.keys comes from the file only: this must be ignored, not decoded.
 		"JWTGATE_JWT_KEYS": "not-a-list",
 	}
@@ -182,6 +186,8 @@ func TestLoadEnv(t *testing.T) {
 	want.Server.TrustedProxies = []string{"10.0.0.1", "192.168.0.0/16"}
 	want.JWT.VerifyCacheSize = 0
 	want.Metrics = config.Metrics{Enabled: false, Addr: "127.0.0.1:9090"}
+	want.Limits.Default = config.LimitSet{Models: []string{"gpt-4o-mini", "claude-*"}, MaxOutputTokens: 512}
+	want.Limits.Max = config.LimitSet{Paths: []string{"/chat/completions", "/v1/messages"}, TotalTokens: 100000}
 	got := c
 	if got.Chat.UpstreamURL == nil || got.Chat.UpstreamURL.String() != "http://127.0.0.1:9000/v1" {
 		t.Errorf("chat.upstream_url = %v, want http://127.0.0.1:9000/v1", got.Chat.UpstreamURL)

@@ -87,6 +87,10 @@ func (c Config) LogValue() slog.Value {
 			slog.Int("burst", c.RateLimit.Burst),
 			slog.Int("refreshes_per_minute", c.RateLimit.RefreshesPerMinute),
 		),
+		slog.Group("limits",
+			c.Limits.Default.logAttr("default"),
+			c.Limits.Max.logAttr("max"),
+		),
 		slog.Group("metrics",
 			slog.Bool("enabled", c.Metrics.Enabled),
 			slog.String("addr", c.Metrics.Addr),
@@ -95,6 +99,18 @@ func (c Config) LogValue() slog.Value {
 			slog.String("level", c.Log.Level),
 			slog.String("format", c.Log.Format),
 		),
+	)
+}
+
+func (s LimitSet) logAttr(name string) slog.Attr {
+	return slog.Group(name,
+		slog.Any("models", s.Models),
+		slog.Any("paths", s.Paths),
+		slog.Int64("max_output_tokens", s.MaxOutputTokens),
+		slog.Int64("requests_per_minute", s.RequestsPerMinute),
+		slog.Int64("tokens_per_minute", s.TokensPerMinute),
+		slog.Int64("total_tokens", s.TotalTokens),
+		slog.Int64("concurrent_requests", s.ConcurrentRequests),
 	)
 }
 

@@ -54,6 +54,8 @@ func (c Config) Validate() error {
 	c.APIKeys.validate(&p)
 	c.CORS.validate(&p)
 	c.RateLimit.validate(&p)
+	_, _, limitErrs := c.Limits.build()
+	p = append(p, limitErrs...)
 	c.Metrics.validate(&p, c.Server.Addr)
 	c.Log.validate(&p)
 	return errors.Join(p...)

@@ -139,6 +139,30 @@ func TestValidate(t *testing.T) {
 			c.APIKeys.Allowed = []config.Secret{config.Secret("sha256:" + strings.Repeat("g", 64))}
 		}, want: "api_keys.allowed[0]: allowed API key entry is invalid: a sha256: entry needs exactly 64 hex digits"},
 
+		{name: "limits", edit: func(_ *testing.T, c *config.Config) {
+			c.Limits.Default = config.LimitSet{Models: []string{"gpt-4o-mini"}, MaxOutputTokens: 512}
+			c.Limits.Max = config.LimitSet{Models: []string{"gpt-4o*"}, Paths: []string{"/chat/"}, MaxOutputTokens: 2048, TotalTokens: 100000}
+		}},
+		{name: "negative limit", edit: func(_ *testing.T, c *config.Config) { c.Limits.Max.RequestsPerMinute = -1 }, want: "limits.max.requests_per_minute: must be a whole number"},
+		{name: "star in a model", edit: func(_ *testing.T, c *config.Config) { c.Limits.Default.Models = []string{"a", "gpt-*-mini"} }, want: "limits.default.models[1]: may hold * only at its end"},
+		{name: "empty model pattern", edit: func(_ *testing.T, c *config.Config) { c.Limits.Max.Models = []string{""} }, want: "limits.max.models[0]: must not be empty"},
+		{name: "unclean limit path", edit: func(_ *testing.T, c *config.Config) { c.Limits.Default.Paths = []string{"/chat/./x"} }, want: "limits.default.paths[0]: must be a clean path"},
+		{name: "too many models", edit: func(_ *testing.T, c *config.Config) {
+			c.Limits.Max.Models = strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", ",")
+		}, want: "limits.max.models: must have at most 16 entries"},
+		{name: "default above max", edit: func(_ *testing.T, c *config.Config) {
+			c.Limits.Default.MaxOutputTokens = 4096
+			c.Limits.Max.MaxOutputTokens = 1024
+		}, want: "limits.default.max_output_tokens: must be at most 1024 here (limits.max)"},
+		{name: "default model outside max", edit: func(_ *testing.T, c *config.Config) {
+			c.Limits.Default.Models = []string{"claude-*"}
+			c.Limits.Max.Models = []string{"claude-3-5-haiku"}
+		}, want: "limits.default.models[0]: is outside the models allowed here (limits.max)"},
+		{name: "default path outside max", edit: func(_ *testing.T, c *config.Config) {
+			c.Limits.Default.Paths = []string{"/"}
+			c.Limits.Max.Paths = []string{"/chat"}
+		}, want: "limits.default.paths[0]: is outside the paths allowed here (limits.max)"},
+
 		{name: "negative rate", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.SessionsPerMinute = -1 }, want: "rate_limit.sessions_per_minute: must not be negative"},
 		{name: "rate limit on", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.SessionsPerMinute = 60 }},
 		{name: "zero burst", edit: func(_ *testing.T, c *config.Config) { c.RateLimit.Burst = 0 }, want: "rate_limit.burst: must be at least 1, got 0"},
