@@ -3,6 +3,8 @@ package server
 import (
 	"net/url"
 	"time"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // Config is what the server needs from configuration, as plain values.
@@ -36,6 +38,8 @@ type Config struct {
 	Chat ChatConfig
 	// CORS configures cross-origin access for browser and webview UIs.
 	CORS CORSConfig
+	// Limits are the session limits POST /sessions applies.
+	Limits LimitsConfig
 }
 
 // CORSConfig configures cross-origin access (DESIGN.md, "Browser and IDE
@@ -51,6 +55,17 @@ type CORSConfig struct {
 	// MaxAge is how long a browser may cache a preflight answer, in whole
 	// seconds; zero (or less than a second) sends 0, do not cache.
 	MaxAge time.Duration
+}
+
+// LimitsConfig holds the configured session limits (DESIGN.md, "Session limits").
+// Per member, a new session gets what it asks for, else Default, else Max, else no
+// limit; asking beyond Max is refused. Default must lie within Max. The zero
+// value limits nothing.
+type LimitsConfig struct {
+	// Default applies where a session asks for nothing.
+	Default token.Limits
+	// Max is the ceiling of what a session may ask for.
+	Max token.Limits
 }
 
 // ChatConfig configures the /chat routes.

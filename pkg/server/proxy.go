@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,8 +43,8 @@ type chatProxy struct {
 	basePath       string // upstream path without its trailing slash
 	baseRawPath    string // escaped form of basePath when the upstream URL needs one
 	authHeader     string
-	authPrefix     string // the scheme and a space, or empty for the bare key
-	allowed        []allowedPath
+	authPrefix     string   // the scheme and a space, or empty for the bare key
+	allowed        []string // chat.allowed_paths, in token.CheckPathPrefix's form
 	maxBody        int64
 	idleTimeout    time.Duration
 	maxStream      time.Duration
@@ -56,12 +55,6 @@ type chatProxy struct {
 	logger         *slog.Logger
 	metrics        *upstreamMetrics
 	rp             *httputil.ReverseProxy
-}
-
-// allowedPath is one chat.allowed_paths prefix, matched on segment boundaries.
-type allowedPath struct {
-	exact string // "/v1/chat"
-	under string // "/v1/chat/"
 }
 
 // proxyCall is the state of one proxied request. It rides on the request
@@ -125,9 +118,9 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	if header == "" {
 		header = "Authorization"
 	}
-	allowed := make([]allowedPath, 0, len(cfg.AllowedPaths))
+	allowed := make([]string, 0, len(cfg.AllowedPaths))
 	for _, a := range cfg.AllowedPaths {
-		ap, _ := parseAllowedPath(a) // checked by Validate
+		ap, _ := token.CheckPathPrefix(a) // checked by Validate
 		allowed = append(allowed, ap)
 	}
 	base, ok := http.DefaultTransport.(*http.Transport)
@@ -197,20 +190,6 @@ func checkUpstreamURL(u *url.URL) error {
 	return nil
 }
 
-func parseAllowedPath(a string) (allowedPath, error) {
-	p := a
-	if len(p) > 1 {
-		p = strings.TrimSuffix(p, "/")
-	}
-	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, "%\\") || hasControl(p) {
-		return allowedPath{}, fmt.Errorf("chat.allowed_paths: %q is not a clean absolute path", a)
-	}
-	if p == "/" {
-		return allowedPath{exact: "/", under: "/"}, nil
-	}
-	return allowedPath{exact: p, under: p + "/"}, nil
-}
-
 // handle is the gin handler for /chat/*path.
 func (p *chatProxy) handle(c *gin.Context) {
 	w, r := c.Writer, c.Request
@@ -249,7 +228,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 		protocols: protocols,
 		offered:   offered,
 	}
-	if !p.isAllowed(call.outURL.Path) {
+	if !p.isAllowed(rest) {
 		writeChatError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
 		return
 	}
@@ -316,12 +295,14 @@ func (p *chatProxy) outURL(rest, rawQuery string) url.URL {
 	return u
 }
 
-func (p *chatProxy) isAllowed(upstreamPath string) bool {
+// isAllowed matches rest, the path after /chat, against chat.allowed_paths, as
+// the paths of session limits are matched (token.HasPathPrefix).
+func (p *chatProxy) isAllowed(rest string) bool {
 	if len(p.allowed) == 0 {
 		return true
 	}
 	for _, a := range p.allowed {
-		if upstreamPath == a.exact || strings.HasPrefix(upstreamPath, a.under) {
+		if token.HasPathPrefix(rest, a) {
 			return true
 		}
 	}

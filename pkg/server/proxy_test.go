@@ -869,8 +869,10 @@ func TestProxyAllowedPaths(t *testing.T) {
 		{"not on a segment boundary", "", []string{"/v1/chat", "/v1/models/"}, "/chat/v1/chatty", http.StatusNotFound},
 		{"other path", "", []string{"/v1/chat", "/v1/models/"}, "/chat/v1/embeddings", http.StatusNotFound},
 		{"root", "", []string{"/v1/chat"}, "/chat/", http.StatusNotFound},
-		{"prefixes match the upstream path", "/v1", []string{"/v1/chat"}, "/chat/chat/completions", http.StatusOK},
-		{"upstream path outside", "/v1", []string{"/v1/chat"}, "/chat/files", http.StatusNotFound},
+		{"prefixes match the path after /chat", "/v1", []string{"/chat"}, "/chat/chat/completions", http.StatusOK},
+		{"the upstream's base path is not part of it", "/v1", []string{"/v1/chat"}, "/chat/chat/completions", http.StatusNotFound},
+		{"path outside", "/v1", []string{"/chat"}, "/chat/files", http.StatusNotFound},
+		{"the README's example", "/api", []string{"/messages"}, "/chat/messages", http.StatusOK},
 		{"slash allows all", "/v1", []string{"/"}, "/chat/files", http.StatusOK},
 		{"empty list allows all", "", nil, "/chat/anything/at/all", http.StatusOK},
 	}
@@ -1038,6 +1040,7 @@ func TestNewChatProxyConfig(t *testing.T) {
 		{"relative allowed path", func(c *ChatConfig) { c.AllowedPaths = []string{"v1/chat"} }, "chat.allowed_paths"},
 		{"unclean allowed path", func(c *ChatConfig) { c.AllowedPaths = []string{"/v1/../admin"} }, "chat.allowed_paths"},
 		{"empty allowed path", func(c *ChatConfig) { c.AllowedPaths = []string{""} }, "chat.allowed_paths"},
+		{"dots-only allowed path", func(c *ChatConfig) { c.AllowedPaths = []string{"/.../x"} }, "chat.allowed_paths"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ type routeDeps struct {
 	refreshLimit gin.HandlerFunc
 	auth         gin.HandlerFunc // the bearer-token middleware of /sessions/*
 	chatAuth     gin.HandlerFunc // the same for /chat/*, answering in the OpenAI error shape
+	limits       gin.HandlerFunc // the session's limits on /chat/*
 	chat         gin.HandlerFunc // reverse proxy or echo backend
 }
 
@@ -45,5 +46,7 @@ func addRoutes(r *gin.Engine, d routeDeps) {
 		refresh = []gin.HandlerFunc{d.auth, d.refreshLimit, refresh[1]}
 	}
 	r.POST("/sessions/refresh", refresh...)
-	r.Any("/chat/*path", d.chatAuth, d.chat)
+	// The session's limits apply to verified requests only, and before anything
+	// is forwarded or answered (proxy and echo backend alike).
+	r.Any("/chat/*path", d.chatAuth, d.limits, d.chat)
 }

@@ -145,6 +145,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Limits.Default.Within(cfg.Limits.Max); err != nil {
+		return nil, fmt.Errorf("limits.default: not within limits.max: %w", err)
+	}
 	limiter, err := newRateLimiter[netip.Addr](cfg.SessionsPerMinute, cfg.Burst, rateLimitClients)
 	if err != nil {
 		return nil, err
@@ -199,9 +202,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		ready:    &s.ready,
 		logger:   logger,
 		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
-		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth},
+		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth, limits: cfg.Limits},
 		auth:     auth.Handler(),
 		chatAuth: chatAuth,
+		limits:   enforceLimits(cfg.Chat.MaxBodyBytes),
 		chat:     chat,
 	}
 	if cfg.PublicMetrics {

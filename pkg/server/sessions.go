@@ -30,14 +30,16 @@ type sessionDeps struct {
 	logger  *slog.Logger
 	maxBody int64
 	auth    *ginauth.Middleware // refuses a token the middleware let through
+	limits  LimitsConfig        // defaults and ceilings of session limits
 }
 
 // createSessionRequest is the optional body of POST /sessions. Pointers tell an
 // absent (or null) member from a zero one.
 type createSessionRequest struct {
-	APIKey  *string `json:"api_key"`
-	Subject *string `json:"subject"`
-	TTL     *int64  `json:"ttl"`
+	APIKey  *string        `json:"api_key"`
+	Subject *string        `json:"subject"`
+	TTL     *int64         `json:"ttl"`
+	Limits  jsontext.Value `json:"limits"` // checked by token.ParseLimits
 }
 
 // refreshSessionRequest is the optional body of POST /sessions/refresh.
@@ -75,11 +77,12 @@ func (r tokenResponse) appendJSON(b []byte) ([]byte, error) {
 
 // sessionResponse is the body of GET /sessions/current.
 type sessionResponse struct {
-	SessionID         string `json:"session_id"`
-	Subject           string `json:"subject"`
-	IssuedAt          string `json:"issued_at"`
-	ExpiresAt         string `json:"expires_at"`
-	APIKeyFingerprint string `json:"api_key_fingerprint"`
+	SessionID         string       `json:"session_id"`
+	Subject           string       `json:"subject"`
+	IssuedAt          string       `json:"issued_at"`
+	ExpiresAt         string       `json:"expires_at"`
+	APIKeyFingerprint string       `json:"api_key_fingerprint"`
+	Limits            token.Limits `json:"limits"` // {} when the session has none
 }
 
 // appendJSON encodes r as json.Marshal would, member for member.
@@ -97,6 +100,8 @@ func (r sessionResponse) appendJSON(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	b = append(b, `,"limits":`...)
+	b = r.Limits.AppendJSON(b)
 	return append(b, '}'), nil
 }
 
@@ -104,7 +109,7 @@ const ttlDescription = "ttl must be a whole number of seconds from 1 to 31536000
 
 // handleCreateSession serves POST /sessions: it trades an API key for a token.
 func handleCreateSession(d sessionDeps) gin.HandlerFunc {
-	spec := bodySpec{limit: d.maxBody, strict: true, fields: "api_key, subject, ttl", invalid: map[string]string{
+	spec := bodySpec{limit: d.maxBody, strict: true, fields: "api_key, subject, ttl, limits", invalid: map[string]string{
 		"/ttl":     ttlDescription,
 		"/api_key": "api_key must be a string",
 		"/subject": "subject must be a string",
@@ -116,6 +121,11 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			return
 		}
 		ttl, e := requestTTL(req.TTL)
+		if e != nil {
+			respondError(c, e)
+			return
+		}
+		limits, e := d.requestLimits(req.Limits)
 		if e != nil {
 			respondError(c, e)
 			return
@@ -140,7 +150,7 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		if req.Subject != nil {
 			subject = *req.Subject
 		}
-		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl})
+		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl, Limits: limits})
 		if err != nil {
 			respondError(c, d.issueError(c, err))
 			return
@@ -166,6 +176,7 @@ func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
 			IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
 			ExpiresAt:         claims.ExpiresAt.UTC().Format(time.RFC3339),
 			APIKeyFingerprint: claims.APIKeyFingerprint,
+			Limits:            claims.Limits,
 		})
 	}
 }
@@ -228,6 +239,37 @@ func requestTTL(ttl *int64) (time.Duration, *apiError) {
 		return 0, invalidRequest(ttlDescription)
 	}
 	return time.Duration(*ttl) * time.Second, nil
+}
+
+// requestLimits reads the optional limits member (absent or null: none asked)
+// and applies the configured defaults and ceilings (DESIGN.md, "Session limits").
+func (d sessionDeps) requestLimits(raw jsontext.Value) (token.Limits, *apiError) {
+	var asked token.Limits
+	if raw != nil && raw.Kind() != 'n' {
+		var err error
+		if asked, err = token.ParseLimits(raw); err != nil {
+			return token.Limits{}, limitsError(err)
+		}
+	}
+	lim, err := token.ResolveLimits(asked, d.limits.Default, d.limits.Max)
+	if err != nil {
+		return token.Limits{}, limitsError(err)
+	}
+	return lim, nil
+}
+
+// limitsError describes the first problem of an error from pkg/token's limit
+// checks, naming the member ("limits.models[1]: ..."); the text never quotes
+// the value.
+func limitsError(err error) *apiError {
+	var le *token.LimitError
+	if !errors.As(err, &le) {
+		return invalidRequest("limits are invalid")
+	}
+	if le.Member == "" {
+		return invalidRequest("limits: " + le.Reason)
+	}
+	return invalidRequest("limits." + le.Member + ": " + le.Reason)
 }
 
 // requestAPIKey finds the API key in the X-API-Key header or the api_key member.

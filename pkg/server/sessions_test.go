@@ -3,10 +3,13 @@ package server_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/jwtgate/jwtgate/pkg/server"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -195,11 +198,12 @@ func TestAllowlistInvalid(t *testing.T) {
 }
 
 type sessionResponse struct {
-	SessionID         string `json:"session_id"`
-	Subject           string `json:"subject"`
-	IssuedAt          string `json:"issued_at"`
-	ExpiresAt         string `json:"expires_at"`
-	APIKeyFingerprint string `json:"api_key_fingerprint"`
+	SessionID         string          `json:"session_id"`
+	Subject           string          `json:"subject"`
+	IssuedAt          string          `json:"issued_at"`
+	ExpiresAt         string          `json:"expires_at"`
+	APIKeyFingerprint string          `json:"api_key_fingerprint"`
+	Limits            json.RawMessage `json:"limits"`
 }
 
 func TestCurrentSession(t *testing.T) {
@@ -224,9 +228,10 @@ func TestCurrentSession(t *testing.T) {
 		IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
 		ExpiresAt:         claims.ExpiresAt.UTC().Format(time.RFC3339),
 		APIKeyFingerprint: ts.issuer.Fingerprint(testAPIKey),
+		Limits:            json.RawMessage(`{}`),
 	}
-	if got != want {
-		t.Errorf("session = %+v, want %+v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("session (-want +got):\n%s", diff)
 	}
 	if strings.Contains(res.body, testAPIKey) {
 		t.Error("body carries the API key")

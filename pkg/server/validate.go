@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // Validate reports every problem with c, joined with [errors.Join], each message
@@ -54,9 +56,10 @@ func (c ChatConfig) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("chat.max_body_bytes: must not be negative (0: no limit), got %d", c.MaxBodyBytes))
 	}
+	// The rule of session limits' paths too (pkg/token's), matched the same way.
 	for _, a := range c.AllowedPaths {
-		if _, err := parseAllowedPath(a); err != nil {
-			errs = append(errs, err)
+		if _, err := token.CheckPathPrefix(a); err != nil {
+			errs = append(errs, fmt.Errorf("chat.allowed_paths: %q %w", a, err))
 		}
 	}
 	errs = append(errs, checkMethods(c.AllowedMethods))

@@ -1,0 +1,378 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// The request body members that ask for output tokens: Chat Completions
+// (max_completion_tokens, and the older max_tokens), Responses
+// (max_output_tokens) and Anthropic Messages (max_tokens).
+const (
+	memberMaxTokens           = "max_tokens"
+	memberMaxCompletionTokens = "max_completion_tokens"
+	memberMaxOutputTokens     = "max_output_tokens"
+)
+
+// outputMembers lists them in the order bodyScan.out holds them.
+var outputMembers = [...]string{memberMaxTokens, memberMaxCompletionTokens, memberMaxOutputTokens}
+
+// enforceLimits returns the middleware that holds a /chat/* request to the limits
+// of its session (DESIGN.md, "Session limits") before the proxy or the echo
+// backend sees it: the path after /chat against the session's paths (403
+// path_not_allowed, WebSocket upgrades included), the body's model against its
+// models (403 model_not_allowed) and the output-token members against its
+// max_output_tokens (400 max_output_tokens_exceeded), with the cap added to a body
+// that asks for none. A session without limits costs one check.
+//
+// A body is read only when the session limits models or output tokens, at most
+// maxBody bytes (chat.max_body_bytes; zero: [DefaultChatMaxBodyBytes]), into one
+// buffer of its Content-Length, and decoded only at its top level; what is
+// forwarded is that buffer, with the cap member spliced in, so every other byte
+// reaches the upstream unchanged.
+func enforceLimits(maxBody int64) gin.HandlerFunc {
+	if maxBody <= 0 {
+		maxBody = DefaultChatMaxBodyBytes
+	}
+	decoders := &sync.Pool{New: func() any { return jsontext.NewDecoder(http.NoBody) }}
+	return func(c *gin.Context) {
+		claims, ok := token.FromContext(c.Request.Context())
+		if !ok {
+			return // no verified session: the chat handler refuses the request
+		}
+		lim := claims.Limits
+		if lim.IsZero() {
+			return
+		}
+		rest := c.Param("path")
+		if rest == "" {
+			rest = "/"
+		}
+		// An unclean path never matches: the proxy would refuse it anyway, and a
+		// prefix must not be met by "/chat/completions/../../files".
+		if lim.RestrictsPaths() && (!validRest(rest) || !lim.AllowsPath(rest)) {
+			respondError(c, pathNotAllowed(lim))
+			return
+		}
+		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 {
+			return
+		}
+		if e := limitBody(c, lim, rest, maxBody, decoders); e != nil {
+			respondError(c, e)
+		}
+	}
+}
+
+func pathNotAllowed(lim token.Limits) *apiError {
+	paths := lim.Paths()
+	for i, p := range paths {
+		paths[i] = chatPrefix + p
+	}
+	return &apiError{status: http.StatusForbidden, code: codePathNotAllowed,
+		desc: "this session may call only " + strings.Join(paths, ", ")}
+}
+
+func modelNotAllowed(lim token.Limits) *apiError {
+	return &apiError{status: http.StatusForbidden, code: codeModelNotAllowed,
+		desc: "this session may use only the models " + strings.Join(lim.Models(), ", ")}
+}
+
+// limitBody reads, checks and, where the cap must be added, rewrites c's request
+// body, leaving c.Request ready to forward.
+func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, decoders *sync.Pool) *apiError {
+	r := c.Request
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil // no body: not subject to models, and nothing to cap
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		// An upstream that inflates it would read members jwtgate never saw.
+		return invalidRequest("a session with limits must send its request body uncompressed")
+	}
+	body, e := readBody(c.Writer, r, maxBody)
+	if e != nil {
+		return e
+	}
+	setBody(r, &memBody{parts: [3][]byte{body}})
+	i := skipJSONSpace(body)
+	switch {
+	case i == len(body):
+		// Empty: not JSON.
+	case body[i] == '{':
+		return limitObject(r, body, lim, rest, decoders)
+	case body[i] == '[' || body[i] == 0 || body[i] == 0xEF || body[i] == 0xFE || body[i] == 0xFF:
+		// An array cannot be checked, and a leading NUL or byte-order mark is
+		// JSON in UTF-16 or UTF-32, or UTF-8 with a BOM, that some servers
+		// decode: either would carry a model or a cap past the check.
+		return invalidRequest("with this session's limits the request body must be a JSON object in UTF-8")
+	}
+	// Not JSON (a multipart upload, say): forwarded as it is, unless the model
+	// must be checked.
+	if lim.RestrictsModels() {
+		return invalidRequest("this session's limits need a JSON request body that names its model")
+	}
+	return nil
+}
+
+// readBody reads the whole request body, at most limit bytes: into one buffer of
+// exactly its Content-Length when it has one, so that a large body is copied once.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	if r.ContentLength > 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, invalidRequest("the request body could not be read")
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return nil, tooLarge(limit)
+		}
+		return nil, invalidRequest("the request body could not be read")
+	}
+	return buf, nil
+}
+
+// skipJSONSpace returns the index of the first byte of b that is not JSON white space.
+func skipJSONSpace(b []byte) int {
+	for i, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// bodyScan is what limitObject learns from the top level of a JSON object.
+type bodyScan struct {
+	members int   // top-level members
+	closing int64 // offset of the closing brace
+	model   jsontext.Value
+	out     [len(outputMembers)]jsontext.Value // by outputMembers index; nil: absent
+	outEnd  [len(outputMembers)]int64          // offset just past each value
+}
+
+// limitObject checks a body that starts as a JSON object. It is decoded strictly
+// (duplicate names, invalid UTF-8 and trailing data refused): a body the check
+// reads one way must not reach an upstream that reads it another.
+func limitObject(r *http.Request, body []byte, lim token.Limits, rest string, decoders *sync.Pool) *apiError {
+	dec := decoders.Get().(*jsontext.Decoder)
+	var s bodyScan
+	err := scanObject(dec, body, &s)
+	dec.Reset(http.NoBody) // drop the body before pooling the decoder
+	decoders.Put(dec)
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return invalidRequest("the request body has a duplicate member")
+	case err != nil:
+		return invalidRequest("the request body is not valid JSON")
+	}
+
+	if lim.RestrictsModels() {
+		switch s.model.Kind() {
+		case 0:
+			return invalidRequest("this session's limits need the request body to name its model")
+		case '"':
+		default:
+			return invalidRequest("model must be a string")
+		}
+		model, err := jsontext.AppendUnquote(nil, s.model)
+		if err != nil || !lim.AllowsModel(string(model)) {
+			return modelNotAllowed(lim)
+		}
+	}
+
+	maxOut := lim.MaxOutputTokens()
+	if maxOut == 0 {
+		return nil
+	}
+	for i, v := range s.out {
+		if v == nil || v.Kind() == 'n' {
+			continue
+		}
+		if e := checkOutputTokens(outputMembers[i], v, maxOut); e != nil {
+			return e
+		}
+	}
+	member, asked := capMember(rest, &s)
+	if member < 0 || asked {
+		return nil
+	}
+	insert := strconv.AppendInt(nil, maxOut, 10)
+	if v := s.out[member]; v != nil { // null: the value is replaced
+		end := int(s.outEnd[member])
+		setBody(r, &memBody{parts: [3][]byte{body[:end-len(v)], insert, body[end:]}})
+		return nil
+	}
+	add := make([]byte, 0, len(`,"":`)+len(outputMembers[member])+len(insert))
+	if s.members > 0 {
+		add = append(add, ',')
+	}
+	add = append(add, '"')
+	add = append(add, outputMembers[member]...)
+	add = append(add, `":`...)
+	add = append(add, insert...)
+	setBody(r, &memBody{parts: [3][]byte{body[:s.closing], add, body[s.closing:]}})
+	return nil
+}
+
+// scanObject reads the top level of the object in body into s, skipping every
+// value but the model and the output-token members.
+func scanObject(dec *jsontext.Decoder, body []byte, s *bodyScan) error {
+	dec.Reset(bytes.NewBuffer(body)) // a bytes.Buffer is read in place, not copied
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	var unquoted [32]byte
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		s.members++
+		n := name[1 : len(name)-1]
+		if bytes.IndexByte(n, '\\') >= 0 { // "mod\u0065l" is the model too
+			if n, err = jsontext.AppendUnquote(unquoted[:0], name); err != nil {
+				return err
+			}
+		}
+		slot := -1
+		switch string(n) {
+		case "model":
+			v, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			s.model = v
+			continue
+		case memberMaxTokens:
+			slot = 0
+		case memberMaxCompletionTokens:
+			slot = 1
+		case memberMaxOutputTokens:
+			slot = 2
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		s.out[slot], s.outEnd[slot] = v, dec.InputOffset()
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	s.closing = dec.InputOffset() - 1
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// checkOutputTokens checks one output-token member against the session's cap.
+// Anything but a whole number from 0 to the cap is refused: a string or a
+// negative number means "no limit" to some servers.
+func checkOutputTokens(name string, v jsontext.Value, maxOut int64) *apiError {
+	if v.Kind() != '0' {
+		return invalidRequest(name + " must be a number")
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if (err != nil && !errors.Is(err, strconv.ErrRange)) || f < 0 || f != math.Trunc(f) {
+		return invalidRequest(name + " must be a whole number of tokens")
+	}
+	if f > float64(maxOut) {
+		return &apiError{status: http.StatusBadRequest, code: codeMaxOutputTokensExceeded,
+			desc: name + " asks for more output tokens than this session allows (at most " + strconv.FormatInt(maxOut, 10) + ")"}
+	}
+	return nil
+}
+
+// capMember returns the index in outputMembers of the member the API at rest
+// reads its cap from (-1: none known, nothing is added), and whether the body
+// already asks for a cap that API reads.
+func capMember(rest string, s *bodyScan) (int, bool) {
+	given := func(i int) bool { return s.out[i] != nil && s.out[i].Kind() != 'n' }
+	switch {
+	case strings.HasSuffix(rest, "/chat/completions"):
+		return 1, given(1) || given(0) // max_tokens is still read there
+	case strings.HasSuffix(rest, "/responses"):
+		return 2, given(2)
+	case strings.HasSuffix(rest, "/messages"):
+		return 0, given(0)
+	}
+	return -1, false
+}
+
+// setBody makes b the body of r, with its length.
+func setBody(r *http.Request, b *memBody) {
+	n := b.Len()
+	if r.ContentLength != n {
+		r.ContentLength = n
+		r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
+	}
+	r.TransferEncoding = nil
+	r.Body = b
+}
+
+// memBody is a request body held in memory as up to three parts, so that a
+// member is spliced in without copying the body around it.
+type memBody struct {
+	parts [3][]byte
+	i     int
+}
+
+// Len returns the bytes left to read.
+func (b *memBody) Len() int64 {
+	var n int64
+	for _, p := range b.parts[b.i:] {
+		n += int64(len(p))
+	}
+	return n
+}
+
+func (b *memBody) Read(p []byte) (int, error) {
+	for b.i < len(b.parts) && len(b.parts[b.i]) == 0 {
+		b.i++
+	}
+	if b.i == len(b.parts) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.parts[b.i])
+	b.parts[b.i] = b.parts[b.i][n:]
+	return n, nil
+}
+
+// WriteTo writes the parts straight to w, with no intermediate buffer.
+func (b *memBody) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for ; b.i < len(b.parts); b.i++ {
+		n, err := w.Write(b.parts[b.i])
+		total += int64(n)
+		b.parts[b.i] = b.parts[b.i][n:]
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Close implements io.Closer; the inbound body is closed by the server.
+func (b *memBody) Close() error { return nil }
