@@ -104,10 +104,13 @@ func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, dec
 		return e
 	}
 	setBody(r, &memBody{parts: [3][]byte{body}})
+	if len(body) == 0 {
+		return nil // a chunked body of nothing: no body
+	}
 	i := skipJSONSpace(body)
 	switch {
 	case i == len(body):
-		// Empty: not JSON.
+		// White space alone: not JSON.
 	case body[i] == '{':
 		return limitObject(r, body, lim, rest, decoders)
 	case body[i] == '[' || body[i] == 0 || body[i] == 0xEF || body[i] == 0xFE || body[i] == 0xFF:

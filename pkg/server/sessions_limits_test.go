@@ -137,3 +137,20 @@ func TestNewRefusesDefaultAboveCeiling(t *testing.T) {
 		t.Errorf("New = %v, want an error about limits.default wrapping ErrLimitAboveCeiling", err)
 	}
 }
+
+// TestEchoObeysLimits runs a limited session against the built-in echo backend:
+// the limits apply there as in front of a real upstream.
+func TestEchoObeysLimits(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.createSession(t, `{"limits":{"models":["echo-*"],"paths":["/completions"]}}`)
+	chat := func(path, body string) response {
+		return ts.do(t, request{method: http.MethodPost, path: path, bearer: tok.AccessToken, body: body, ctype: "application/json"})
+	}
+	const msgs = `"messages":[{"role":"user","content":"hello there"}]`
+	if res := chat("/chat/completions", `{"model":"echo-1",`+msgs+`}`); res.status != http.StatusOK || !strings.Contains(res.body, "hello there") {
+		t.Errorf("allowed model: %d %s, want 200 with the echo", res.status, res.body)
+	}
+	wantError(t, chat("/chat/completions", `{"model":"gpt-4o",`+msgs+`}`), http.StatusForbidden, "model_not_allowed")
+	wantError(t, chat("/chat/completions", `{`+msgs+`}`), http.StatusBadRequest, "invalid_request")
+	wantError(t, chat("/chat/responses", `{"model":"echo-1"}`), http.StatusForbidden, "path_not_allowed")
+}
