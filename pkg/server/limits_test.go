@@ -62,7 +62,7 @@ func TestLimitsOnChat(t *testing.T) {
 		{name: "GET not allowed", limits: paths, method: http.MethodGet, path: "/chat/models", want: want{403, codePathNotAllowed, ""}},
 		{name: "WebSocket upgrade not allowed", limits: paths, method: http.MethodGet, path: "/chat/realtime",
 			header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}},
-			want: want{403, codePathNotAllowed, ""}},
+			want:   want{403, codePathNotAllowed, ""}},
 		{name: "dot segments never match", limits: paths, path: "/chat/chat/completions/../../files", body: `{}`, want: want{403, codePathNotAllowed, ""}},
 
 		{name: "allowed model, body unchanged", limits: models, path: "/chat/chat/completions", body: chatBody, want: want{status: 200}},
