@@ -86,7 +86,11 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(serverConfig(cfg), server.Deps{
+	sc := serverConfig(cfg)
+	if sc.Limits, err = sessionLimits(cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(sc, server.Deps{
 		Issuer:   iss,
 		Verifier: ver,
 		Logger:   logger,

@@ -35,15 +35,20 @@ func newTokenIssueCommand() *cobra.Command {
 		apiKey  string
 		subject string
 		ttl     time.Duration
+		limits  string
 	)
 	cmd := &cobra.Command{
-		Use:   "issue --api-key KEY [--subject S] [--ttl 10m]",
+		Use:   "issue --api-key KEY [--subject S] [--ttl 10m] [--limits JSON]",
 		Short: "Print a session token for an API key",
 		Long: `Print a session token for an API key, signed as the server would sign it
 (same configuration: flags, JWTGATE_* environment, --config file).
 
 Pass --api-key - to read the key from standard input and keep it out of the
-process list and shell history. Only the token is printed, on standard output.`,
+process list and shell history. Only the token is printed, on standard output.
+
+--limits takes the session limits as POST /sessions does, for example
+'{"models":["gpt-4o-mini"],"max_output_tokens":1024}'; limits.default and
+limits.max apply as they do there. token verify shows them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags())
@@ -64,11 +69,15 @@ process list and shell history. Only the token is printed, on standard output.`,
 			if err != nil {
 				return err
 			}
+			lim, err := issueLimits(cfg, limits)
+			if err != nil {
+				return err
+			}
 			_, iss, _, err := buildTokens(cfg, logger)
 			if err != nil {
 				return err
 			}
-			issued, err := iss.Issue(cmd.Context(), token.Params{APIKey: apiKey, Subject: subject, TTL: ttl})
+			issued, err := iss.Issue(cmd.Context(), token.Params{APIKey: apiKey, Subject: subject, TTL: ttl, Limits: lim})
 			if err != nil {
 				return fmt.Errorf("issuing a token: %w", err)
 			}
@@ -80,6 +89,7 @@ process list and shell history. Only the token is printed, on standard output.`,
 	f.StringVar(&apiKey, "api-key", "", `API key the session wraps ("-": read it from standard input)`)
 	f.StringVar(&subject, "subject", "", `sub claim (default "apikey:" and the key's fingerprint)`)
 	f.DurationVar(&ttl, "ttl", 0, "token lifetime (default jwt.ttl, capped at jwt.max_ttl)")
+	f.StringVar(&limits, "limits", "", `session limits as JSON, as POST /sessions takes them (default limits.default)`)
 	_ = cmd.MarkFlagRequired("api-key")
 	registerOfflineFlags(f)
 	return cmd
@@ -163,17 +173,18 @@ func (e *refusedError) Unwrap() error { return e.err }
 // claimsView is what token verify prints: the claims with times in RFC 3339 (UTC)
 // and the API key only as its fingerprint.
 type claimsView struct {
-	KeyID             string `json:"kid"`
-	Issuer            string `json:"iss"`
-	Audience          string `json:"aud"`
-	Subject           string `json:"sub"`
-	ID                string `json:"jti"`
-	SessionID         string `json:"sid"`
-	IssuedAt          string `json:"iat"`
-	NotBefore         string `json:"nbf"`
-	ExpiresAt         string `json:"exp"`
-	SessionStart      string `json:"session_start"`
-	APIKeyFingerprint string `json:"api_key_fingerprint"`
+	KeyID             string       `json:"kid"`
+	Issuer            string       `json:"iss"`
+	Audience          string       `json:"aud"`
+	Subject           string       `json:"sub"`
+	ID                string       `json:"jti"`
+	SessionID         string       `json:"sid"`
+	IssuedAt          string       `json:"iat"`
+	NotBefore         string       `json:"nbf"`
+	ExpiresAt         string       `json:"exp"`
+	SessionStart      string       `json:"session_start"`
+	APIKeyFingerprint string       `json:"api_key_fingerprint"`
+	Limits            token.Limits `json:"limits"` // {} for none
 }
 
 func newClaimsView(c *token.Claims) claimsView {
@@ -190,6 +201,7 @@ func newClaimsView(c *token.Claims) claimsView {
 		ExpiresAt:         ts(c.ExpiresAt),
 		SessionStart:      ts(c.SessionStart),
 		APIKeyFingerprint: c.APIKeyFingerprint,
+		Limits:            c.Limits,
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,12 +51,26 @@ func TestTokenIssueVerifyRoundTrip(t *testing.T) {
 			r := mustRun(t, tt.stdin, tt.args...)
 			assertNotContains(t, "verify output", r.stdout+r.stderr, testAPIKey, secret, raw)
 
-			var got map[string]string
-			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-				t.Fatalf("stdout is not a JSON object of strings: %v\n%s", err, r.stdout)
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+				t.Fatalf("stdout is not a JSON object: %v\n%s", err, r.stdout)
 			}
-			keys := slices.Sorted(maps.Keys(got))
-			wantKeys := []string{"api_key_fingerprint", "aud", "exp", "iat", "iss", "jti", "kid", "nbf", "session_start", "sid", "sub"}
+			keys := slices.Sorted(maps.Keys(raw))
+			if l := string(raw["limits"]); l != "{}" {
+				t.Errorf("limits = %s, want {}", l)
+			}
+			got := map[string]string{}
+			for k, v := range raw {
+				if k == "limits" {
+					continue
+				}
+				var s string
+				if err := json.Unmarshal(v, &s); err != nil {
+					t.Fatalf("claim %s is not a string: %s", k, v)
+				}
+				got[k] = s
+			}
+			wantKeys := []string{"api_key_fingerprint", "aud", "exp", "iat", "iss", "jti", "kid", "limits", "nbf", "session_start", "sid", "sub"}
 			if diff := cmp.Diff(wantKeys, keys); diff != "" {
 				t.Errorf("claim names (-want +got):\n%s", diff)
 			}
@@ -229,6 +244,8 @@ func TestTokenIssueBadInput(t *testing.T) {
 		{name: "empty key on stdin", stdin: "\n", args: []string{"--api-key", "-"}},
 		{name: "negative ttl", args: []string{"--api-key", testAPIKey, "--ttl", "-1m"}, wantErr: token.ErrTTLInvalid},
 		{name: "missing key", args: nil},
+		{name: "malformed limits", args: []string{"--api-key", testAPIKey, "--limits", `{"models":["a*b"]}`}, wantErr: token.ErrLimitsInvalid},
+		{name: "limits not JSON", args: []string{"--api-key", testAPIKey, "--limits", `models=a`}, wantErr: token.ErrLimitsInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,6 +261,36 @@ func TestTokenIssueBadInput(t *testing.T) {
 			}
 			assertNotContains(t, "stderr", r.stderr, "sk bad")
 		})
+	}
+}
+
+func TestTokenIssueLimits(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("JWTGATE_JWT_SECRET", newSecret(t))
+	t.Setenv("JWTGATE_LIMITS_DEFAULT_MAX_OUTPUT_TOKENS", "256")
+	t.Setenv("JWTGATE_LIMITS_MAX_MODELS", "gpt-4o*")
+	t.Setenv("JWTGATE_LIMITS_MAX_TOTAL_TOKENS", "10000")
+
+	issued := mustRun(t, "", "token", "issue", "--api-key", testAPIKey, "--limits", `{"models":["gpt-4o-mini"],"paths":["/chat/completions"]}`)
+	r := mustRun(t, "", "token", "verify", strings.TrimSpace(issued.stdout))
+	var got struct {
+		Limits json.RawMessage `json:"limits"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	// Asked, then the default, then the ceiling, as POST /sessions does.
+	want := `{"models":["gpt-4o-mini"],"paths":["/chat/completions"],"max_output_tokens":256,"total_tokens":10000}`
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, got.Limits); err != nil || compact.String() != want {
+		t.Errorf("token verify limits = %s, want %s", got.Limits, want)
+	}
+
+	for _, asked := range []string{`{"models":["claude-*"]}`, `{"total_tokens":10001}`} {
+		r := run(t, "", "token", "issue", "--api-key", testAPIKey, "--limits", asked)
+		if !errors.Is(r.err, token.ErrLimitAboveCeiling) || r.stdout != "" {
+			t.Errorf("token issue --limits %s: error %v, stdout %q; want it refused above the ceiling", asked, r.err, r.stdout)
+		}
 	}
 }
 
