@@ -212,6 +212,8 @@ func TestOpenAPI(t *testing.T) {
 		{name: "messages", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"model":"echo","max_tokens":64,"system":"be brief","messages":[{"role":"user","content":"validate me"}]}`}, status: 200, validRequest: true},
 		{name: "messages: no max_tokens", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"model":"echo","messages":[{"role":"user","content":"x"}]}`}, status: 400},
 		{name: "messages: too large", req: request{Method: post, Path: "/chat/v1/messages", Token: tok, Body: `{"max_tokens":1,"messages":[{"role":"user","content":"` + strings.Repeat("a", 4096) + `"}]}`}, status: 413},
+		{name: "session with limits", req: request{Method: post, Path: "/sessions", Header: key, Body: `{"limits":{"models":["echo-*"],"paths":["/completions"],"max_output_tokens":64,"total_tokens":1000}}`}, status: 201, validRequest: true},
+		{name: "session: malformed limits", req: request{Method: post, Path: "/sessions", Header: key, Body: `{"limits":{"models":["a*b"]}}`}, status: 400},
 		{name: "unknown route", req: request{Method: get, Path: "/admin"}, status: 404, unrouted: "NotFound"},
 		{name: "ops: method", req: request{Method: http.MethodPut, Path: "/healthz"}, status: 405, unrouted: "MethodNotAllowed"},
 	} {
@@ -224,6 +226,21 @@ func TestOpenAPI(t *testing.T) {
 		{"/chat/v1/messages", `{"model":"echo","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"one two three"}]}`, "MessageStreamEvent"},
 	} {
 		sp.checkStream(t, echo, tok, st.path, st.body, st.schema)
+	}
+
+	// A limited session: GET /sessions/current shows the limits, and the echo
+	// backend is behind them like the proxy.
+	var ltok session
+	sp.check(t, echo, specCall{name: "limited session", req: request{Method: post, Path: "/sessions", Header: key,
+		Body: `{"limits":{"models":["echo-*"],"paths":["/completions"],"max_output_tokens":64}}`}, status: 201, validRequest: true}).JSON(t, &ltok)
+	for _, x := range []specCall{
+		{name: "limited: current", req: request{Method: get, Path: "/sessions/current", Token: ltok.AccessToken}, status: 200, validRequest: true},
+		{name: "limited: chat", req: request{Method: post, Path: "/chat/completions", Token: ltok.AccessToken, Body: `{"model":"echo-1","messages":[{"role":"user","content":"hi"}]}`}, status: 200, validRequest: true},
+		{name: "limited: model", req: request{Method: post, Path: "/chat/completions", Token: ltok.AccessToken, Body: chatBody}, status: 403, validRequest: true},
+		{name: "limited: path", req: request{Method: get, Path: "/chat/models", Token: ltok.AccessToken}, status: 403, validRequest: true},
+		{name: "limited: output", req: request{Method: post, Path: "/chat/completions", Token: ltok.AccessToken, Body: `{"model":"echo-1","max_tokens":65,"messages":[{"role":"user","content":"hi"}]}`}, status: 400, validRequest: true},
+	} {
+		sp.check(t, echo, x)
 	}
 
 	// A proxy in front of a test upstream, with an EdDSA signing key and the
@@ -288,7 +305,7 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("no request exercised %s", path)
 		}
 	}
-	for _, code := range []int{200, 201, 400, 401, 404, 405, 413, 415, 429, 502, 504} {
+	for _, code := range []int{200, 201, 400, 401, 403, 404, 405, 413, 415, 429, 502, 504} {
 		if !sp.codes[code] {
 			t.Errorf("no response had status %d", code)
 		}
