@@ -334,6 +334,20 @@ JGPS_TOKEN=$(login "$JGPS")
 measure "direct JSON 20ms backend c=$LAT_CONNS" "$LAT_CONNS" "$UPS_PID" -url "$UPS/v1/chat/completions" -method POST -header "$json_h" -body "$CHAT_BODY"
 measure "via jwtgate JSON 20ms backend c=$LAT_CONNS" "$LAT_CONNS" "$JGPS_PID $UPS_PID" -url "$JGPS/chat/chat/completions" -method POST \
 	-header "$(bearer "$JGPS_TOKEN")" -header "$json_h" -body "$CHAT_BODY"
+# Session limits: the same proxied route with a 1 KiB chat body, for a session
+# without limits and for one whose limits make jwtgate read the body, check its
+# model and add the output cap (target: limits / no limits >= 0.95).
+KIB_BODY=$(awk 'BEGIN { h = "{\"model\":\"bench\",\"messages\":[{\"role\":\"user\",\"content\":\""; t = "\"}]}";
+	s = h; while (length(s) + length(t) < 1024) s = s "x"; print s t }')
+JGP_LIMITED=$(bin/probe json -url "$JGP/sessions" -method POST -header "X-API-Key: $API_KEY" -header "$json_h" \
+	-body '{"limits":{"models":["bench","claude-*"],"paths":["/chat/completions"],"max_output_tokens":1024}}' -field access_token)
+measure "via jwtgate 1 KiB JSON c=$CONNS" "$CONNS" "$JGP_PID $UP_PID" -url "$JGP/chat/chat/completions" -method POST \
+	-header "$(bearer "$JGP_TOKEN")" -header "$json_h" -body "$KIB_BODY"
+measure "via jwtgate 1 KiB JSON, limits c=$CONNS" "$CONNS" "$JGP_PID $UP_PID" -url "$JGP/chat/chat/completions" -method POST \
+	-header "$(bearer "$JGP_LIMITED")" -header "$json_h" -body "$KIB_BODY"
+pair "proxied chat, limits / no limits (1 KiB body)" -url "$JGP/chat/chat/completions" -method POST \
+	-header "$(bearer "$JGP_LIMITED")" -header "$json_h" -body "$KIB_BODY" -- \
+	-url "$JGP/chat/chat/completions" -method POST -header "$(bearer "$JGP_TOKEN")" -header "$json_h" -body "$KIB_BODY"
 stream_total_direct=$(num "$(grep -F "\"direct stream first event" "$work/results.jsonl")" total_p50_ms)
 stream_total_proxy=$(num "$(grep -F "\"via jwtgate stream first event" "$work/results.jsonl")" total_p50_ms)
 
@@ -389,6 +403,8 @@ vr="via jwtgate JSON 20ms backend c=$LAT_CONNS"
 printf '  %-56s %s\n' "added p50, small JSON, 20ms backend, c=$LAT_CONNS" \
 	"$(added "${P50[$vr]}" "${P50[$dr]}") (${P50[$dr]} -> ${P50[$vr]} ms)"
 printf '  %-56s %s\n' "throughput via jwtgate / direct, c=$CONNS" "$(ratio "${RPS[$vt]}" "${RPS[$dt]}")"
+printf '  %-56s %s\n' "1 KiB JSON, limits / no limits, c=$CONNS (target >= 0.95)" \
+	"$(ratio "${RPS["via jwtgate 1 KiB JSON, limits c=$CONNS"]}" "${RPS["via jwtgate 1 KiB JSON c=$CONNS"]}")"
 printf '  %-56s %s\n' "added p50, small JSON, c=$CONNS" \
 	"$(added "${P50[$vt]}" "${P50[$dt]}") (${P50[$dt]} -> ${P50[$vt]} ms)"
 printf '  %-56s %s\n' "time to first event p50, direct -> via jwtgate" \

@@ -45,7 +45,7 @@ func enforceLimits(maxBody int64) gin.HandlerFunc {
 	if maxBody <= 0 {
 		maxBody = DefaultChatMaxBodyBytes
 	}
-	decoders := &sync.Pool{New: func() any { return jsontext.NewDecoder(http.NoBody) }}
+	scanners := &sync.Pool{New: func() any { return &bodyScanner{dec: jsontext.NewDecoder(http.NoBody)} }}
 	return func(c *gin.Context) {
 		claims, ok := token.FromContext(c.Request.Context())
 		if !ok {
@@ -68,7 +68,7 @@ func enforceLimits(maxBody int64) gin.HandlerFunc {
 		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 {
 			return
 		}
-		if e := limitBody(c, lim, rest, maxBody, decoders); e != nil {
+		if e := limitBody(c, lim, rest, maxBody, scanners); e != nil {
 			respondError(c, e)
 		}
 	}
@@ -90,7 +90,7 @@ func modelNotAllowed(lim token.Limits) *apiError {
 
 // limitBody reads, checks and, where the cap must be added, rewrites c's request
 // body, leaving c.Request ready to forward.
-func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, decoders *sync.Pool) *apiError {
+func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, scanners *sync.Pool) *apiError {
 	r := c.Request
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil // no body: not subject to models, and nothing to cap
@@ -103,7 +103,8 @@ func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, dec
 	if e != nil {
 		return e
 	}
-	setBody(r, &memBody{parts: [3][]byte{body}})
+	mb := &memBody{parts: [3][]byte{body}}
+	setBody(r, mb)
 	if len(body) == 0 {
 		return nil // a chunked body of nothing: no body
 	}
@@ -112,7 +113,7 @@ func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, dec
 	case i == len(body):
 		// White space alone: not JSON.
 	case body[i] == '{':
-		return limitObject(r, body, lim, rest, decoders)
+		return limitObject(r, mb, lim, rest, scanners)
 	case body[i] == '[' || body[i] == 0 || body[i] == 0xEF || body[i] == 0xFE || body[i] == 0xFF:
 		// An array cannot be checked, and a leading NUL or byte-order mark is
 		// JSON in UTF-16 or UTF-32, or UTF-8 with a BOM, that some servers
@@ -172,12 +173,12 @@ type bodyScan struct {
 // limitObject checks a body that starts as a JSON object. It is decoded strictly
 // (duplicate names, invalid UTF-8 and trailing data refused): a body the check
 // reads one way must not reach an upstream that reads it another.
-func limitObject(r *http.Request, body []byte, lim token.Limits, rest string, decoders *sync.Pool) *apiError {
-	dec := decoders.Get().(*jsontext.Decoder)
+func limitObject(r *http.Request, mb *memBody, lim token.Limits, rest string, scanners *sync.Pool) *apiError {
+	body := mb.parts[0]
+	sc := scanners.Get().(*bodyScanner)
 	var s bodyScan
-	err := scanObject(dec, body, &s)
-	dec.Reset(http.NoBody) // drop the body before pooling the decoder
-	decoders.Put(dec)
+	err := sc.scan(body, &s)
+	scanners.Put(sc)
 	switch {
 	case errors.Is(err, jsontext.ErrDuplicateName):
 		return invalidRequest("the request body has a duplicate member")
@@ -215,28 +216,42 @@ func limitObject(r *http.Request, body []byte, lim token.Limits, rest string, de
 	if member < 0 || asked {
 		return nil
 	}
-	insert := strconv.AppendInt(nil, maxOut, 10)
 	if v := s.out[member]; v != nil { // null: the value is replaced
 		end := int(s.outEnd[member])
-		setBody(r, &memBody{parts: [3][]byte{body[:end-len(v)], insert, body[end:]}})
+		mb.parts = [3][]byte{body[:end-len(v)], strconv.AppendInt(nil, maxOut, 10), body[end:]}
+		setBody(r, mb)
 		return nil
 	}
-	add := make([]byte, 0, len(`,"":`)+len(outputMembers[member])+len(insert))
+	add := make([]byte, 0, len(`,"":`)+len(outputMembers[member])+20)
 	if s.members > 0 {
 		add = append(add, ',')
 	}
 	add = append(add, '"')
 	add = append(add, outputMembers[member]...)
 	add = append(add, `":`...)
-	add = append(add, insert...)
-	setBody(r, &memBody{parts: [3][]byte{body[:s.closing], add, body[s.closing:]}})
+	add = strconv.AppendInt(add, maxOut, 10)
+	mb.parts = [3][]byte{body[:s.closing], add, body[s.closing:]}
+	setBody(r, mb)
 	return nil
 }
 
-// scanObject reads the top level of the object in body into s, skipping every
-// value but the model and the output-token members.
-func scanObject(dec *jsontext.Decoder, body []byte, s *bodyScan) error {
-	dec.Reset(bytes.NewBuffer(body)) // a bytes.Buffer is read in place, not copied
+// bodyScanner is a decoder and its input, pooled: they are the costly part of
+// a scan.
+type bodyScanner struct {
+	dec *jsontext.Decoder
+	in  bytes.Buffer
+}
+
+// scan reads the top level of the object in body into s, skipping every value
+// but the model and the output-token members. It keeps no reference to body.
+func (sc *bodyScanner) scan(body []byte, s *bodyScan) error {
+	sc.in = *bytes.NewBuffer(body) // a bytes.Buffer is read in place, not copied
+	defer func() {
+		sc.dec.Reset(http.NoBody)
+		sc.in = bytes.Buffer{}
+	}()
+	dec := sc.dec
+	dec.Reset(&sc.in)
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
@@ -328,8 +343,10 @@ func capMember(rest string, s *bodyScan) (int, bool) {
 func setBody(r *http.Request, b *memBody) {
 	n := b.Len()
 	if r.ContentLength != n {
+		// The proxy's transport writes Content-Length from r.ContentLength and
+		// never from the header, which would be stale.
 		r.ContentLength = n
-		r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
+		r.Header.Del("Content-Length")
 	}
 	r.TransferEncoding = nil
 	r.Body = b
@@ -351,15 +368,20 @@ func (b *memBody) Len() int64 {
 	return n
 }
 
+// Read fills p from as many parts as fit: a caller that writes each Read out
+// (a TCP connection's ReadFrom does) then sends the spliced body in one piece.
 func (b *memBody) Read(p []byte) (int, error) {
-	for b.i < len(b.parts) && len(b.parts[b.i]) == 0 {
-		b.i++
+	n := 0
+	for ; b.i < len(b.parts) && n < len(p); b.i++ {
+		c := copy(p[n:], b.parts[b.i])
+		n += c
+		if b.parts[b.i] = b.parts[b.i][c:]; len(b.parts[b.i]) > 0 {
+			break
+		}
 	}
-	if b.i == len(b.parts) {
+	if n == 0 && b.i == len(b.parts) {
 		return 0, io.EOF
 	}
-	n := copy(p, b.parts[b.i])
-	b.parts[b.i] = b.parts[b.i][n:]
 	return n, nil
 }
 
