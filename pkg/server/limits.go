@@ -218,11 +218,11 @@ func limitObject(r *http.Request, mb *memBody, lim token.Limits, rest string, sc
 	}
 	if v := s.out[member]; v != nil { // null: the value is replaced
 		end := int(s.outEnd[member])
-		mb.parts = [3][]byte{body[:end-len(v)], strconv.AppendInt(nil, maxOut, 10), body[end:]}
+		mb.parts = [3][]byte{body[:end-len(v)], strconv.AppendInt(mb.spare[:0], maxOut, 10), body[end:]}
 		setBody(r, mb)
 		return nil
 	}
-	add := make([]byte, 0, len(`,"":`)+len(outputMembers[member])+20)
+	add := mb.spare[:0] // `,"max_completion_tokens":` and 13 digits fit
 	if s.members > 0 {
 		add = append(add, ',')
 	}
@@ -357,6 +357,7 @@ func setBody(r *http.Request, b *memBody) {
 type memBody struct {
 	parts [3][]byte
 	i     int
+	spare [48]byte // holds the spliced member
 }
 
 // Len returns the bytes left to read.

@@ -118,6 +118,8 @@ func TestLimitsOnChat(t *testing.T) {
 		{name: "broken JSON refused when output is capped", limits: capped, path: "/chat/chat/completions", body: `{"a":1,"a":2}`, want: want{400, codeInvalidRequest, ""}},
 		{name: "UTF-16 JSON refused when output is capped", limits: capped, path: "/chat/chat/completions", body: "\x00{\x00}", want: want{400, codeInvalidRequest, ""}},
 		{name: "BOM refused when output is capped", limits: capped, path: "/chat/chat/completions", body: "\xef\xbb\xbf{}", want: want{400, codeInvalidRequest, ""}},
+		{name: "cap added to a body of chat.max_body_bytes", limits: capped, path: "/chat/chat/completions", body: `{"x":"` + strings.Repeat("x", 4096-9) + `"}`,
+			want: want{status: 200, body: `{"x":"` + strings.Repeat("x", 4096-9) + `","max_completion_tokens":1024}`}},
 		{name: "body over chat.max_body_bytes", limits: capped, path: "/chat/chat/completions", body: `{"x":"` + strings.Repeat("x", 5000) + `"}`, want: want{413, codeTooLarge, ""}},
 		{name: "chunked body over chat.max_body_bytes", limits: capped, path: "/chat/chat/completions", body: `{"x":"` + strings.Repeat("x", 5000) + `"}`, chunked: true, want: want{413, codeTooLarge, ""}},
 
@@ -242,5 +244,44 @@ func TestLimitsCopyLargeBodyOnce(t *testing.T) {
 	}
 	if want := string(body[:len(body)-1]) + `,"max_completion_tokens":1024}`; out.String() != want || req.ContentLength != int64(len(want)) {
 		t.Errorf("forwarded %d bytes (Content-Length %d), want %d", out.Len(), req.ContentLength, len(want))
+	}
+}
+
+// BenchmarkLimitsBody is the limits step alone, in process, on a 1 KiB and a
+// 1 MiB chat body: what a session with limits adds to the route.
+func BenchmarkLimitsBody(b *testing.B) {
+	lim, err := token.ParseLimits([]byte(`{"models":["gpt-test","claude-*"],"paths":["/chat/completions"],"max_output_tokens":1024}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims := &token.Claims{APIKey: testAPIKey, Limits: lim}
+	gin.SetMode(gin.TestMode)
+	h := enforceLimits(2 << 20)
+	for _, size := range []int{1 << 10, 1 << 20} {
+		const head, tail = `{"model":"gpt-test","messages":[{"role":"user","content":"`, `"}],"temperature":0.2}`
+		body := head + strings.Repeat("x", size-len(head)-len(tail)) + tail
+		name := "body=1KiB"
+		if size > 1<<10 {
+			name = "body=1MiB"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			w := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(w)
+			ctx := token.NewContext(b.Context(), claims)
+			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/chat/chat/completions", nil)
+			src := strings.NewReader(body)
+			for b.Loop() {
+				src.Reset(body)
+				req.Body, req.ContentLength = io.NopCloser(src), int64(len(body))
+				c.Request = req
+				c.Params = gin.Params{{Key: "path", Value: "/chat/completions"}}
+				h(c)
+				if c.IsAborted() || req.ContentLength != int64(size+len(`,"max_completion_tokens":1024`)) {
+					b.Fatalf("refused or not capped: %s", w.Body)
+				}
+			}
+		})
 	}
 }

@@ -236,7 +236,9 @@ func (p *chatProxy) handle(c *gin.Context) {
 		writeChatError(w, http.StatusBadRequest, codeInvalidRequest, "the request announces a trailer whose name is not a valid header name")
 		return
 	}
-	if p.maxBody > 0 {
+	// A body the session's limits read is in memory and was held to the same
+	// bound before the cap was spliced in.
+	if _, read := r.Body.(*memBody); p.maxBody > 0 && !read {
 		if r.ContentLength > p.maxBody {
 			p.metrics.errors.WithLabelValues(upstreamTooLarge).Inc()
 			e := tooLarge(p.maxBody)
