@@ -74,6 +74,8 @@ bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat 
 	$(GO) run $(BENCHSTAT) -filter '.name:Verify' -col /impl bin/bench.txt
 	@echo; echo "== middleware: protected route against the same route unprotected"
 	$(GO) run $(BENCHSTAT) -filter '.name:Route' -col /route bin/bench.txt
+	@echo; echo "== session limits: proxied chat route (1 KiB body) with limits against the same route without"
+	$(GO) run $(BENCHSTAT) -filter '.name:ChatLimits' -col /limits bin/bench.txt
 	@echo; echo "== everything"
 	$(GO) run $(BENCHSTAT) bin/bench.txt
 

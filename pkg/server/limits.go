@@ -306,19 +306,19 @@ func (sc *bodyScanner) scan(body []byte, s *bodyScan) error {
 }
 
 // checkOutputTokens checks one output-token member against the session's cap.
-// Anything but a whole number from 0 to the cap is refused: a string or a
-// negative number means "no limit" to some servers.
+// Anything but a whole number from 1 to the cap is refused: a string, 0 or a
+// negative number means "no limit" or "the default" to some servers.
 func checkOutputTokens(name string, v jsontext.Value, maxOut int64) *apiError {
 	if v.Kind() != '0' {
 		return invalidRequest(name + " must be a number")
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
-	if (err != nil && !errors.Is(err, strconv.ErrRange)) || f < 0 || f != math.Trunc(f) {
-		return invalidRequest(name + " must be a whole number of tokens")
-	}
-	if f > float64(maxOut) {
+	if f > float64(maxOut) { // 1e999 is out of range, and far over
 		return &apiError{status: http.StatusBadRequest, code: codeMaxOutputTokensExceeded,
 			desc: name + " asks for more output tokens than this session allows (at most " + strconv.FormatInt(maxOut, 10) + ")"}
+	}
+	if err != nil || f < 1 || f != math.Trunc(f) {
+		return invalidRequest(name + " must be a whole number of tokens, at least 1")
 	}
 	return nil
 }
