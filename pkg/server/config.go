@@ -57,7 +57,7 @@ type CORSConfig struct {
 	MaxAge time.Duration
 }
 
-// LimitsConfig holds the configured session limits (DESIGN.md, "Session limits").
+// LimitsConfig holds the configured session limits (docs/DESIGN.md, "Session limits").
 // Per member, a new session gets what it asks for, else Default, else Max, else no
 // limit; asking beyond Max is refused. Default must lie within Max. The zero
 // value limits nothing.

@@ -29,7 +29,7 @@ const (
 var outputMembers = [...]string{memberMaxTokens, memberMaxCompletionTokens, memberMaxOutputTokens}
 
 // enforceLimits returns the middleware that holds a /chat/* request to the limits
-// of its session (DESIGN.md, "Session limits") before the proxy or the echo
+// of its session (docs/DESIGN.md, "Session limits") before the proxy or the echo
 // backend sees it: the path after /chat against the session's paths (403
 // path_not_allowed, WebSocket upgrades included), the body's model against its
 // models (403 model_not_allowed) and the output-token members against its

@@ -242,7 +242,7 @@ func requestTTL(ttl *int64) (time.Duration, *apiError) {
 }
 
 // requestLimits reads the optional limits member (absent or null: none asked)
-// and applies the configured defaults and ceilings (DESIGN.md, "Session limits").
+// and applies the configured defaults and ceilings (docs/DESIGN.md, "Session limits").
 func (d sessionDeps) requestLimits(raw jsontext.Value) (token.Limits, *apiError) {
 	var asked token.Limits
 	if raw != nil && raw.Kind() != 'n' {
