@@ -38,11 +38,15 @@ type LimitSpec struct {
 	Paths []string
 	// MaxOutputTokens caps the output tokens one request may ask for.
 	MaxOutputTokens int64
-	// RequestsPerMinute, TokensPerMinute, TotalTokens and ConcurrentRequests are
-	// counted per session. This package only carries them.
-	RequestsPerMinute  int64
-	TokensPerMinute    int64
-	TotalTokens        int64
+	// RequestsPerMinute limits the session's requests per minute. This and the
+	// three members below are counted per session elsewhere; this package only
+	// checks and carries them.
+	RequestsPerMinute int64
+	// TokensPerMinute limits the tokens (input and output) a session uses per minute.
+	TokensPerMinute int64
+	// TotalTokens is the session's token budget over its whole life, refreshes included.
+	TotalTokens int64
+	// ConcurrentRequests limits the session's requests in flight.
 	ConcurrentRequests int64
 }
 
