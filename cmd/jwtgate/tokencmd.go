@@ -187,7 +187,7 @@ type claimsView struct {
 	Limits            token.Limits `json:"limits"` // {} for none
 }
 
-func newClaimsView(c *token.Claims) claimsView {
+func newClaimsView(c token.Claims) claimsView {
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	return claimsView{
 		KeyID:             c.KeyID,

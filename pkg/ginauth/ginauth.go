@@ -29,7 +29,7 @@ var (
 // users may pass any implementation; errors should wrap the token.ErrToken
 // sentinels, since the client is told only token.Reason's description of them.
 type Verifier interface {
-	Verify(ctx context.Context, raw string) (*token.Claims, error)
+	Verify(ctx context.Context, raw string) (token.Claims, error)
 }
 
 var _ Verifier = (*token.Verifier)(nil)
@@ -129,9 +129,9 @@ func Reason(err error) (label, description string) {
 }
 
 // Claims returns the claims of the request's verified token, stored by [New].
-func Claims(c *gin.Context) (*token.Claims, bool) {
+func Claims(c *gin.Context) (token.Claims, bool) {
 	if c == nil || c.Request == nil {
-		return nil, false
+		return token.Claims{}, false
 	}
 	return token.FromContext(c.Request.Context())
 }
@@ -147,19 +147,19 @@ func APIKey(c *gin.Context) (string, bool) {
 }
 
 // authenticate reads the credentials of r and verifies the token.
-func (m *Middleware) authenticate(r *http.Request) (*token.Claims, *Refusal) {
+func (m *Middleware) authenticate(r *http.Request) (token.Claims, *Refusal) {
 	cr, ref := readCredentials(r, m.sources)
 	if ref != nil {
-		return nil, ref
+		return token.Claims{}, ref
 	}
 	claims, err := m.v.Verify(r.Context(), cr.token)
 	if err != nil {
-		return nil, invalidToken(err)
+		return token.Claims{}, invalidToken(err)
 	}
-	if claims == nil {
-		// A verifier that reports success without claims is broken; refuse rather
-		// than admit a request nothing can be known about.
-		return nil, invalidToken(errors.New("verifier returned no claims"))
+	if claims.ID == "" {
+		// A verifier that reports success without claims (every token has a jti)
+		// is broken; refuse rather than admit a request nothing can be known about.
+		return token.Claims{}, invalidToken(errors.New("verifier returned no claims"))
 	}
 	return claims, nil
 }

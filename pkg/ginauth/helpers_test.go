@@ -81,14 +81,14 @@ func (tt *testTokens) mustIssue(t testing.TB, apiKey string) *token.Issued {
 
 // fakeVerifier returns fixed results and records the raw tokens it was given.
 type fakeVerifier struct {
-	claims *token.Claims
+	claims token.Claims
 	err    error
 
 	mu  sync.Mutex
 	got []string
 }
 
-func (f *fakeVerifier) Verify(_ context.Context, raw string) (*token.Claims, error) {
+func (f *fakeVerifier) Verify(_ context.Context, raw string) (token.Claims, error) {
 	f.mu.Lock()
 	f.got = append(f.got, raw)
 	f.mu.Unlock()
@@ -101,9 +101,9 @@ func (f *fakeVerifier) calls() []string {
 	return append([]string(nil), f.got...)
 }
 
-func fakeClaims() *token.Claims {
+func fakeClaims() token.Claims {
 	now := time.Unix(1_700_000_000, 0)
-	return &token.Claims{
+	return token.Claims{
 		KeyID: "k", Issuer: testIssuer, Audience: testAudience, Subject: "alice",
 		ID: "jti", SessionID: "sid", IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour),
 		SessionStart: now, APIKey: testAPIKey, APIKeyFingerprint: token.Fingerprint(testAPIKey),
@@ -152,8 +152,8 @@ func decodeError(t testing.TB, rec *httptest.ResponseRecorder) errorBody {
 	return b
 }
 
-type verifierFunc func(ctx context.Context, raw string) (*token.Claims, error)
+type verifierFunc func(ctx context.Context, raw string) (token.Claims, error)
 
-func (f verifierFunc) Verify(ctx context.Context, raw string) (*token.Claims, error) {
+func (f verifierFunc) Verify(ctx context.Context, raw string) (token.Claims, error) {
 	return f(ctx, raw)
 }

@@ -23,7 +23,7 @@ func limitedClaims(t testing.TB, lim string) gin.HandlerFunc {
 	if err != nil {
 		t.Fatalf("ParseLimits(%s): %v", lim, err)
 	}
-	claims := &token.Claims{APIKey: testAPIKey, APIKeyFingerprint: token.Fingerprint(testAPIKey), Limits: l}
+	claims := token.Claims{ID: "jti", APIKey: testAPIKey, APIKeyFingerprint: token.Fingerprint(testAPIKey), Limits: l}
 	return func(c *gin.Context) {
 		c.Request = c.Request.WithContext(token.NewContext(c.Request.Context(), claims))
 		c.Next()
@@ -210,7 +210,7 @@ func TestLimitsCopyLargeBodyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := &token.Claims{APIKey: testAPIKey, Limits: lim}
+	claims := token.Claims{ID: "jti", APIKey: testAPIKey, Limits: lim}
 	gin.SetMode(gin.TestMode)
 	h := enforceLimits(2 << 20)
 	run := func() *http.Request {
@@ -257,7 +257,7 @@ func BenchmarkLimitsBody(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	claims := &token.Claims{APIKey: testAPIKey, Limits: lim}
+	claims := token.Claims{ID: "jti", APIKey: testAPIKey, Limits: lim}
 	gin.SetMode(gin.TestMode)
 	h := enforceLimits(2 << 20)
 	for _, size := range []int{1 << 10, 1 << 20} {

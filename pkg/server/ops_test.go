@@ -371,7 +371,7 @@ type panicVerifier struct {
 	value any
 }
 
-func (p panicVerifier) Verify(context.Context, string) (*token.Claims, error) { panic(p.value) }
+func (p panicVerifier) Verify(context.Context, string) (token.Claims, error) { panic(p.value) }
 
 func TestRecovery(t *testing.T) {
 	ts := newTestServer(t)

@@ -150,7 +150,7 @@ func testChatConfig(u *url.URL) ChatConfig {
 // testClaims stands in for the auth middleware: it puts verified claims on the
 // request context, as ginauth does.
 func testClaims(c *gin.Context) {
-	claims := &token.Claims{APIKey: testAPIKey, APIKeyFingerprint: token.Fingerprint(testAPIKey)}
+	claims := token.Claims{ID: "jti", APIKey: testAPIKey, APIKeyFingerprint: token.Fingerprint(testAPIKey)}
 	c.Request = c.Request.WithContext(token.NewContext(c.Request.Context(), claims))
 	c.Next()
 }

@@ -20,14 +20,14 @@ import (
 // Issuer is the part of *token.Issuer the server uses.
 type Issuer interface {
 	Issue(ctx context.Context, p token.Params) (*token.Issued, error)
-	Refresh(ctx context.Context, c *token.Claims, ttl time.Duration) (*token.Issued, error)
+	Refresh(ctx context.Context, c token.Claims, ttl time.Duration) (*token.Issued, error)
 	// Fingerprint is the keyed fingerprint of an API key, as tokens carry it.
 	Fingerprint(apiKey string) string
 }
 
 // Verifier is the part of *token.Verifier the server uses.
 type Verifier interface {
-	Verify(ctx context.Context, raw string) (*token.Claims, error)
+	Verify(ctx context.Context, raw string) (token.Claims, error)
 	KeySet() *token.KeySet
 }
 
@@ -107,7 +107,7 @@ func (s *Server) Reload(iss Issuer, v Verifier, allowedAPIKeys []string) error {
 // currentVerifier verifies with whatever verifier is in force at the time.
 type currentVerifier struct{ s *Server }
 
-func (cv currentVerifier) Verify(ctx context.Context, raw string) (*token.Claims, error) {
+func (cv currentVerifier) Verify(ctx context.Context, raw string) (token.Claims, error) {
 	return cv.s.cur.Load().verifier.Verify(ctx, raw)
 }
 

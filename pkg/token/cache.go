@@ -33,8 +33,8 @@ func newVerifiedCache(size int) (*verifiedCache, error) {
 
 // WithCache keeps up to size verified tokens in memory (default 0: off).
 // A hit skips the signature check and decoding but not the exp and nbf checks.
-// Claims returned from the cache are shared between callers: treat every *Claims
-// from [Verifier.Verify] as read-only.
+// The cache keeps its own copy of each token's claims; [Verifier.Verify] hands
+// every caller a copy of its own, so no handler can change them for another.
 func WithCache(size int) VerifierOption {
 	return verifierOption(func(o *verifierOptions) { o.cacheSize = size })
 }

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestVerifiedCache(t *testing.T) {
 		t.Fatalf("cache holds %d entries after one verification, want 1", v.cache.lru.Len())
 	}
 	second, err := v.Verify(t.Context(), tok)
-	if err != nil || second != first {
+	if err != nil || second.ID != first.ID || second.String() != first.String() {
 		t.Fatalf("second Verify should be a cache hit returning the same claims: %v", err)
 	}
 
@@ -47,7 +48,7 @@ func TestVerifiedCache(t *testing.T) {
 	})
 
 	t.Run("not yet valid cached token refused", func(t *testing.T) {
-		c := *first
+		c := first
 		c.NotBefore = clk.t.Add(time.Hour)
 		c.ExpiresAt = clk.t.Add(2 * time.Hour)
 		v.cache.lru.Add("planted", &c)
@@ -93,5 +94,42 @@ func TestVerifiedCacheSkipsLargeTokens(t *testing.T) {
 	}
 	if _, err := NewVerifier(ks, "i", "a", WithCache(-1)); err == nil {
 		t.Errorf("negative cache size accepted")
+	}
+}
+
+// TestCachedClaimsCannotBeChanged checks that a caller changing the claims it was
+// given changes nothing for the next caller of the same token, and that a cache hit
+// still costs no allocation.
+func TestCachedClaimsCannotBeChanged(t *testing.T) {
+	clk := newTestClock()
+	ks := mustKeySet(t, "k1", mustHMACKey(t, "k1", HS256, testSecret))
+	iss := mustIssuer(t, ks, WithClock(clk.now))
+	v := mustVerifier(t, ks, WithClock(clk.now), WithCache(8))
+	tok := mustIssue(t, iss, Params{APIKey: testAPIKey, Subject: "alice"}).Token
+
+	first, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.APIKey, first.Subject, first.ExpiresAt = "sk-attacker", "admin", clk.t.Add(24*time.Hour)
+	ctx := NewContext(t.Context(), first)
+	first.Subject = "changed after NewContext"
+	if fromCtx, _ := FromContext(ctx); fromCtx.Subject != "admin" {
+		t.Errorf("context claims changed with the caller's copy: %q", fromCtx.Subject)
+	}
+	again, err := v.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.APIKey != testAPIKey || again.Subject != "alice" || again.ExpiresAt.Equal(first.ExpiresAt) {
+		t.Errorf("the cache handed out claims a caller had changed: %v", again)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a cache hit allocates %v times, want 0", allocs)
 	}
 }

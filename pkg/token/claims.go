@@ -13,7 +13,11 @@ import (
 // Claims are the verified contents of a jwtgate session token.
 //
 // APIKey holds the API key in clear once the token is verified; it never appears in
-// the output of String, GoString or LogValue, so printing or logging a *Claims is safe.
+// the output of String, GoString or LogValue, so printing or logging Claims is safe.
+//
+// Claims are handed out as values: [Verifier.Verify], [FromContext] and the
+// middleware give every caller its own copy (Limits is immutable by type), so no
+// handler can change what another request sees.
 type Claims struct {
 	// KeyID is the kid of the key that signed the token.
 	KeyID string
@@ -43,22 +47,16 @@ type Claims struct {
 }
 
 // String describes c without the API key.
-func (c *Claims) String() string {
-	if c == nil {
-		return "<nil>"
-	}
+func (c Claims) String() string {
 	return fmt.Sprintf("token.Claims{kid=%q sub=%q sid=%q jti=%q exp=%s akf=%q}",
 		c.KeyID, c.Subject, c.SessionID, c.ID, c.ExpiresAt.UTC().Format(time.RFC3339), c.APIKeyFingerprint)
 }
 
 // GoString is String, so that %#v does not print the API key either.
-func (c *Claims) GoString() string { return c.String() }
+func (c Claims) GoString() string { return c.String() }
 
 // LogValue implements slog.LogValuer without the API key.
-func (c *Claims) LogValue() slog.Value {
-	if c == nil {
-		return slog.StringValue("<nil>")
-	}
+func (c Claims) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("kid", c.KeyID),
 		slog.String("sub", c.Subject),

@@ -5,12 +5,16 @@ import "context"
 type ctxKey struct{}
 
 // NewContext returns a copy of ctx that carries c.
-func NewContext(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, ctxKey{}, c)
+func NewContext(ctx context.Context, c Claims) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &c)
 }
 
-// FromContext returns the claims stored in ctx by [NewContext], if any.
-func FromContext(ctx context.Context) (*Claims, bool) {
+// FromContext returns a copy of the claims stored in ctx by [NewContext], if any:
+// a handler that changes its copy changes nothing for anyone else.
+func FromContext(ctx context.Context) (Claims, bool) {
 	c, ok := ctx.Value(ctxKey{}).(*Claims)
-	return c, ok && c != nil
+	if !ok || c == nil {
+		return Claims{}, false
+	}
+	return *c, true
 }

@@ -42,8 +42,8 @@ type Params struct {
 type Issued struct {
 	// Token is the compact JWS. It is a secret: never log it.
 	Token string
-	// Claims are the token's claims.
-	Claims *Claims
+	// Claims are the token's claims (a value of the caller's own).
+	Claims Claims
 }
 
 // NewIssuer returns an Issuer that signs with ks's signing key. Issuer and audience
@@ -135,8 +135,8 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 // subject, API key and limits; new jti and lifetime). It fails with [ErrSessionTooOld] once
 // the session is older than the maximum session age, and the new token never
 // outlives that age. ttl zero means the default.
-func (i *Issuer) Refresh(_ context.Context, c *Claims, ttl time.Duration) (*Issued, error) {
-	if c == nil || c.SessionID == "" || c.SessionStart.IsZero() {
+func (i *Issuer) Refresh(_ context.Context, c Claims, ttl time.Duration) (*Issued, error) {
+	if c.SessionID == "" || c.SessionStart.IsZero() {
 		return nil, fmt.Errorf("refreshing: %w: no session", ErrSessionTooOld)
 	}
 	if err := CheckAPIKey(c.APIKey); err != nil {
@@ -222,7 +222,7 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 	}
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, sig)
-	return &Issued{Token: string(buf), Claims: c}, nil
+	return &Issued{Token: string(buf), Claims: *c}, nil
 }
 
 // randomID returns 128 random bits in hex.

@@ -157,8 +157,8 @@ func TestRefresh(t *testing.T) {
 	if _, err := iss.Refresh(t.Context(), c, 0); !errors.Is(err, ErrSessionTooOld) {
 		t.Errorf("Refresh at max session age: err = %v, want ErrSessionTooOld", err)
 	}
-	if _, err := iss.Refresh(t.Context(), nil, 0); !errors.Is(err, ErrSessionTooOld) {
-		t.Errorf("Refresh(nil): err = %v, want ErrSessionTooOld", err)
+	if _, err := iss.Refresh(t.Context(), Claims{}, 0); !errors.Is(err, ErrSessionTooOld) {
+		t.Errorf("Refresh(Claims{}): err = %v, want ErrSessionTooOld", err)
 	}
 }
 

@@ -76,27 +76,28 @@ func (v *Verifier) KeySet() *KeySet { return v.ks }
 
 // Verify checks raw and returns its claims, with the API key opened. Every error
 // wraps one of the ErrToken sentinels and never contains the token or the key.
-// The returned claims are read-only (they may be shared through the cache).
-func (v *Verifier) Verify(_ context.Context, raw string) (*Claims, error) {
+// The claims are a value: the caller's copy, which nothing it does can change for
+// another request (the cache keeps its own, and a hit costs no allocation).
+func (v *Verifier) Verify(_ context.Context, raw string) (Claims, error) {
 	if len(raw) > MaxTokenSize {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrTokenTooLarge, MaxTokenSize)
+		return Claims{}, fmt.Errorf("%w: over %d bytes", ErrTokenTooLarge, MaxTokenSize)
 	}
 	if v.cache != nil {
 		if c, ok := v.cache.lru.Get(raw); ok {
 			if err := v.checkTimes(c.ExpiresAt.Unix(), c.NotBefore.Unix()); err != nil {
-				return nil, err
+				return Claims{}, err
 			}
-			return c, nil
+			return *c, nil
 		}
 	}
 	c, err := v.verify(raw)
 	if err != nil {
-		return nil, err
+		return Claims{}, err
 	}
 	if v.cache != nil && len(raw) <= MaxCachedTokenSize {
 		v.cache.lru.Add(raw, c)
 	}
-	return c, nil
+	return *c, nil
 }
 
 // verify is the full check, without the cache.
