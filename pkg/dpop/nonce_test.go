@@ -99,10 +99,15 @@ func TestVerifyNonceRotation(t *testing.T) {
 		t.Fatal("Nonces() does not return the source")
 	}
 	nonce := v.Nonces().Nonce(clk.t)
+	if got := v.Nonce(); got != nonce {
+		t.Fatalf("Nonce() = %q, want the source's nonce of the verifier's clock %q", got, nonce)
+	}
+	var last Result
 	try := func() error {
 		c := newCase(t, key, clk.t)
 		c.spec.claims["nonce"] = nonce
-		_, err := v.Verify(c.spec.proof(t), c.req)
+		var err error
+		last, err = v.Verify(c.spec.proof(t), c.req)
 		return err
 	}
 	for _, step := range []time.Duration{0, window / 2, window} {
@@ -110,13 +115,46 @@ func TestVerifyNonceRotation(t *testing.T) {
 		if err := try(); err != nil {
 			t.Fatalf("at +%s: %v", step, err)
 		}
+		// Within its own window the nonce is current; in the next one it is
+		// still accepted, and the result names the nonce to move on to.
+		want := ""
+		if step == window {
+			want = ns.Nonce(clk.t)
+			if want == nonce {
+				t.Fatal("the nonce did not change with the window")
+			}
+		}
+		if last.NextNonce != want {
+			t.Fatalf("at +%s: NextNonce = %q, want %q", step, last.NextNonce, want)
+		}
 	}
 	// The test clock starts a window, so +2 windows is the second window after
 	// the nonce's.
 	clk.t = newTestClock().t.Add(2 * window)
 	checkRefused(t, try(), ErrProofNonce)
-	nonce = v.Nonces().Nonce(clk.t)
+	nonce = v.Nonce()
 	if err := try(); err != nil {
 		t.Fatalf("retry with the new nonce: %v", err)
+	}
+	if last.NextNonce != "" {
+		t.Fatalf("NextNonce = %q after a proof with the current nonce, want none", last.NextNonce)
+	}
+}
+
+// TestNonceWithoutNonces: a verifier that requires no nonce hands none out.
+func TestNonceWithoutNonces(t *testing.T) {
+	clk := newTestClock()
+	v := mustVerifier(t, WithClock(clk.now))
+	if got := v.Nonce(); got != "" {
+		t.Fatalf("Nonce() = %q without nonces, want empty", got)
+	}
+	c := newCase(t, newECKey(t), clk.t)
+	c.spec.claims["nonce"] = "anything"
+	res, err := v.Verify(c.spec.proof(t), c.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NextNonce != "" {
+		t.Fatalf("NextNonce = %q without nonces, want empty", res.NextNonce)
 	}
 }

@@ -102,6 +102,16 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 // requires none; the caller asks it for the DPoP-Nonce header value.
 func (v *Verifier) Nonces() *NonceSource { return v.o.nonces }
 
+// Nonce returns the nonce of the current window by the verifier's clock ([WithClock]),
+// the DPoP-Nonce header value that goes with a refusal for [ErrProofNonce]; "" when
+// the verifier requires no nonces.
+func (v *Verifier) Nonce() string {
+	if v.o.nonces == nil {
+		return ""
+	}
+	return v.o.nonces.Nonce(v.o.now())
+}
+
 // Request describes the HTTP request a proof came with, as the server received it.
 type Request struct {
 	// Method is the request method, compared with htm exactly (methods are
@@ -138,6 +148,12 @@ type Result struct {
 	// Alg is the proof's algorithm by its canonical name: ES256, EdDSA (for
 	// EdDSA and Ed25519 alike) or RS256.
 	Alg string
+	// NextNonce is the nonce of the current window when the proof carried the
+	// previous window's (still accepted): the caller sends it in a DPoP-Nonce header
+	// of its successful answer, so the client moves on before its nonce goes stale
+	// (RFC 9449 section 8.2). Empty when the proof's nonce is current or the
+	// verifier requires none.
+	NextNonce string
 }
 
 // Verify checks proof, the value of a DPoP header, against req, and records its
@@ -171,7 +187,13 @@ func (v *Verifier) Verify(proof string, req Request) (Result, error) {
 	if err := v.o.replay.record(p.key.jkt, p.claims.JTI, expires, now); err != nil {
 		return Result{}, err
 	}
-	return Result{JKT: p.key.jkt, JTI: p.claims.JTI, IssuedAt: iat, Alg: p.alg}, nil
+	res := Result{JKT: p.key.jkt, JTI: p.claims.JTI, IssuedAt: iat, Alg: p.alg}
+	if v.o.nonces != nil {
+		if cur := v.o.nonces.Nonce(now); p.claims.Nonce != cur {
+			res.NextNonce = cur
+		}
+	}
+	return res, nil
 }
 
 // checkClaims checks the claims against the request and returns iat.
