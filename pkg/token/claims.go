@@ -44,6 +44,11 @@ type Claims struct {
 	// Limits is the lim claim: what the session may do (zero: no limits). It is
 	// set when the session starts and kept by every refresh.
 	Limits Limits
+	// JKT is the cnf.jkt claim (RFC 9449 section 6.1): the RFC 7638 SHA-256
+	// thumbprint of the DPoP key the token is bound to, so that it is accepted
+	// only with a proof signed by that key. Empty: the token is not bound (a
+	// bearer token). It is set when the session starts and kept by every refresh.
+	JKT string
 }
 
 // String describes c without the API key.
@@ -106,4 +111,5 @@ type wireClaims struct {
 	Ak  string         `json:"ak,omitempty"`
 	Aks string         `json:"aks,omitempty"`
 	Lim jsontext.Value `json:"lim,omitempty"` // Limits in their JSON form; absent: none
+	Cnf jsontext.Value `json:"cnf,omitempty"` // {"jkt": ...} of a DPoP-bound token, see cnf.go
 }

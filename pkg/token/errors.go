@@ -29,6 +29,7 @@ var (
 	ErrTTLInvalid     = errors.New("ttl is invalid")
 	ErrSessionTooOld  = errors.New("session is too old to refresh")
 	ErrSubjectInvalid = errors.New("subject is invalid")
+	ErrJKTInvalid     = errors.New("DPoP key thumbprint is invalid")
 )
 
 // ErrAllowedKeyInvalid is wrapped by [ParseAllowedKey]'s errors.

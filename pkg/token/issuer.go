@@ -36,6 +36,10 @@ type Params struct {
 	// Limits are signed into the token as they are (zero: none). The caller
 	// applies its defaults and ceilings first, see [ResolveLimits].
 	Limits Limits
+	// JKT binds the session to a DPoP key: the RFC 7638 SHA-256 thumbprint of its
+	// public key (43 characters of base64url), signed in as claim cnf.jkt. Empty:
+	// an unbound (bearer) session.
+	JKT string
 }
 
 // Issued is a freshly signed token and the claims it carries.
@@ -119,6 +123,9 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJKT(p.JKT); err != nil {
+		return nil, err
+	}
 	now := i.o.now().Truncate(time.Second)
 	c := &Claims{
 		Subject:           sub,
@@ -127,12 +134,13 @@ func (i *Issuer) Issue(_ context.Context, p Params) (*Issued, error) {
 		APIKey:            p.APIKey,
 		APIKeyFingerprint: fp,
 		Limits:            p.Limits,
+		JKT:               p.JKT,
 	}
 	return i.sign(c, now, now.Add(ttl))
 }
 
 // Refresh returns a new token for the session of c (same session ID, start time,
-// subject, API key and limits; new jti and lifetime). It fails with [ErrSessionTooOld] once
+// subject, API key, limits and DPoP binding; new jti and lifetime). It fails with [ErrSessionTooOld] once
 // the session is older than the maximum session age, and the new token never
 // outlives that age. ttl zero means the default.
 func (i *Issuer) Refresh(_ context.Context, c Claims, ttl time.Duration) (*Issued, error) {
@@ -140,6 +148,9 @@ func (i *Issuer) Refresh(_ context.Context, c Claims, ttl time.Duration) (*Issue
 		return nil, fmt.Errorf("refreshing: %w: no session", ErrSessionTooOld)
 	}
 	if err := CheckAPIKey(c.APIKey); err != nil {
+		return nil, err
+	}
+	if err := checkJKT(c.JKT); err != nil {
 		return nil, err
 	}
 	d, err := i.ttl(ttl)
@@ -162,6 +173,7 @@ func (i *Issuer) Refresh(_ context.Context, c Claims, ttl time.Duration) (*Issue
 		APIKey:            c.APIKey,
 		APIKeyFingerprint: i.Fingerprint(c.APIKey),
 		Limits:            c.Limits,
+		JKT:               c.JKT,
 	}
 	return i.sign(n, now, exp)
 }
@@ -202,6 +214,7 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 	if !c.Limits.IsZero() {
 		w.Lim = c.Limits.AppendJSON(nil)
 	}
+	w.Cnf = appendCnf(nil, c.JKT)
 	if i.o.plain {
 		w.Ak = c.APIKey
 	} else {

@@ -257,6 +257,10 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 			return nil, fmt.Errorf("%w: the lim claim is not valid limits", ErrTokenMalformed)
 		}
 	}
+	jkt, err := decodeCnf(w.Cnf)
+	if err != nil {
+		return nil, err
+	}
 	return &Claims{
 		KeyID:             key.id,
 		Issuer:            w.Iss,
@@ -271,6 +275,7 @@ func (v *Verifier) claims(key *Key, w *wireClaims) (*Claims, error) {
 		APIKey:            apiKey,
 		APIKeyFingerprint: w.Akf,
 		Limits:            lim,
+		JKT:               jkt,
 	}, nil
 }
 
