@@ -55,4 +55,3 @@ func decodeCnf(raw jsontext.Value) (string, error) {
 	}
 	return c.JKT, nil
 }
-
