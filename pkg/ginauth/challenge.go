@@ -7,6 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
+
+	"github.com/jwtgate/jwtgate/pkg/dpop"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -28,7 +30,8 @@ const (
 type Refusal struct {
 	// Status is the HTTP status: 400 for [CodeInvalidRequest], 401 otherwise.
 	Status int
-	// Code is one of [CodeUnauthorized], [CodeInvalidRequest], [CodeInvalidToken].
+	// Code is one of [CodeUnauthorized], [CodeInvalidRequest], [CodeInvalidToken],
+	// and with [WithDPoP] [CodeInvalidDPoPProof] and [CodeUseDPoPNonce].
 	Code string
 	// Description is safe to send to the client: it never holds the token nor the
 	// verifier's own error text.
@@ -38,6 +41,10 @@ type Refusal struct {
 	Err error
 	// bare marks a challenge without error attributes (no credentials at all).
 	bare bool
+	// dpop marks a DPoP challenge (RFC 9449 section 7.1) instead of a Bearer one.
+	dpop bool
+	// nonce, when set, is sent in a DPoP-Nonce header (use_dpop_nonce).
+	nonce string
 }
 
 func noToken() *Refusal {
@@ -103,19 +110,26 @@ func writeDefault(c *gin.Context, r Refusal) {
 
 // challenger writes refusals for one realm. The quoted realm is built once.
 type challenger struct {
-	prefix string // `Bearer realm="..."`
+	prefix     string // `Bearer realm="..."`
+	dpopPrefix string // `DPoP realm="..."`
 }
 
 func newChallenger(realm string) challenger {
-	return challenger{prefix: `Bearer realm="` + quote(realm) + `"`}
+	q := `realm="` + quote(realm) + `"`
+	return challenger{prefix: "Bearer " + q, dpopPrefix: SchemeDPoP + " " + q}
 }
 
-// header returns the WWW-Authenticate value for ref (RFC 6750 section 3).
+// header returns the WWW-Authenticate value for ref (RFC 6750 section 3; for a
+// DPoP refusal, RFC 9449 section 7.1, naming the accepted proof algorithms).
 func (ch challenger) header(ref *Refusal) string {
 	if ref.bare {
 		return ch.prefix
 	}
-	return ch.prefix + `, error="` + ref.Code + `", error_description="` + quote(ref.Description) + `"`
+	attrs := `, error="` + ref.Code + `", error_description="` + quote(ref.Description) + `"`
+	if ref.dpop {
+		return ch.dpopPrefix + attrs + `, algs="` + dpop.Algorithms + `"`
+	}
+	return ch.prefix + attrs
 }
 
 // quote makes s safe inside a quoted-string: backslash and double quote are dropped

@@ -21,8 +21,8 @@ const (
 	ProtocolOpenAIKeyPrefix = "openai-insecure-api-key."
 )
 
-// protocolNamespace holds jwtgate's own subprotocol entries (the bearer token now,
-// a DPoP proof later); every entry in it is for jwtgate alone.
+// protocolNamespace holds jwtgate's own subprotocol entries (the bearer token,
+// a DPoP proof); every entry in it is for jwtgate alone.
 const protocolNamespace = "jwtgate."
 
 // source is one place a session token may come from.
@@ -36,15 +36,29 @@ const (
 	// sourceProtocol is a Sec-WebSocket-Protocol entry of a WebSocket upgrade
 	// ([WithWebSocketProtocol]).
 	sourceProtocol
+	// sourceDPoP is not a place a token comes from but the DPoP presentation
+	// ([WithDPoP]): "Authorization: DPoP <jwt>", a DPoP header or a
+	// "jwtgate.dpop." entry with the proof.
+	sourceDPoP
 )
 
 // credentials is what one request offers to authenticate with, read once from
 // every source the middleware reads, so that the rules about them (one credential
 // per request, its shape) are checked in one place. A DPoP proof, from the DPoP
-// header or a "jwtgate.dpop." entry, belongs here beside the token it binds.
+// header or a "jwtgate.dpop." entry, is read beside the token it binds (see
+// readProof).
 type credentials struct {
 	token string // a token68, not yet verified
 	from  source
+	// dpop reports the DPoP presentation: "Authorization: DPoP", or a
+	// "jwtgate.bearer." entry beside a "jwtgate.dpop." one. Only a bound token
+	// is accepted so, and a bound token only so.
+	dpop bool
+	// proof is the DPoP proof offered, "" for none; looked at only when dpop.
+	proof string
+	// bearerEntry reports that a subprotocol token came in a "jwtgate.bearer."
+	// entry (not "openai-insecure-api-key.").
+	bearerEntry bool
 }
 
 // readCredentials returns the single credential r carries in the sources the
@@ -76,12 +90,12 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 		}
 	}
 	if sources&sourceProtocol != 0 && IsWebSocketUpgrade(r) {
-		tok, found, ref := protocolToken(h)
+		tok, found, bearer, ref := protocolToken(h)
 		if ref != nil {
 			return credentials{}, ref
 		}
 		if found {
-			cr, n = credentials{token: tok, from: sourceProtocol}, n+1
+			cr, n = credentials{token: tok, from: sourceProtocol, bearerEntry: bearer}, n+1
 		}
 	}
 	switch {
@@ -92,11 +106,11 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 	}
 	switch cr.from {
 	case sourceAuthorization:
-		tok, ref := bearerToken(cr.token)
+		tok, isDPoP, ref := authorizationToken(cr.token, sources&sourceDPoP != 0)
 		if ref != nil {
 			return credentials{}, ref
 		}
-		cr.token = tok
+		cr.token, cr.dpop = tok, isDPoP
 	case sourceAPIKey:
 		if !isToken68(cr.token) {
 			return credentials{}, badRequest("the X-API-Key token must be a single token68 value")
@@ -109,39 +123,47 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 			return credentials{}, badRequest("the Sec-WebSocket-Protocol token must be a single token68 value")
 		}
 	}
+	if sources&sourceDPoP != 0 {
+		if ref := readProof(r, sources, &cr); ref != nil {
+			return credentials{}, ref
+		}
+	}
 	return cr, nil
 }
 
 // protocolToken returns the token of the one token-bearing entry among the
-// offered subprotocols of h, found reporting whether there is one.
-func protocolToken(h http.Header) (tok string, found bool, ref *Refusal) {
+// offered subprotocols of h, found reporting whether there is one and bearer
+// whether it is a "jwtgate.bearer." entry.
+func protocolToken(h http.Header) (tok string, found, bearer bool, ref *Refusal) {
 	entries, ok := Subprotocols(h)
 	if !ok {
-		return "", false, badRequest("the Sec-WebSocket-Protocol header must be a comma-separated list of tokens")
+		return "", false, false, badRequest("the Sec-WebSocket-Protocol header must be a comma-separated list of tokens")
 	}
 	for _, e := range entries {
-		v, ok := protocolValue(e)
+		v, isBearer, ok := protocolValue(e)
 		if !ok {
 			continue
 		}
 		if found {
-			return "", false, badRequest("more than one token in Sec-WebSocket-Protocol")
+			return "", false, false, badRequest("more than one token in Sec-WebSocket-Protocol")
 		}
-		tok, found = v, true
+		tok, found, bearer = v, true, isBearer
 	}
-	return tok, found, nil
+	return tok, found, bearer, nil
 }
 
-// protocolValue returns what follows a token-bearing prefix in entry. Prefixes
-// match without regard to case, so that no spelling of one reaches an upstream
-// as an ordinary subprotocol.
-func protocolValue(entry string) (string, bool) {
-	for _, prefix := range [...]string{ProtocolBearerPrefix, ProtocolOpenAIKeyPrefix} {
-		if hasPrefixFold(entry, prefix) {
-			return entry[len(prefix):], true
-		}
+// protocolValue returns what follows a token-bearing prefix in entry, bearer
+// reporting whether the prefix is [ProtocolBearerPrefix]. Prefixes match without
+// regard to case, so that no spelling of one reaches an upstream as an ordinary
+// subprotocol.
+func protocolValue(entry string) (v string, bearer, ok bool) {
+	if hasPrefixFold(entry, ProtocolBearerPrefix) {
+		return entry[len(ProtocolBearerPrefix):], true, true
 	}
-	return "", false
+	if hasPrefixFold(entry, ProtocolOpenAIKeyPrefix) {
+		return entry[len(ProtocolOpenAIKeyPrefix):], false, true
+	}
+	return "", false, false
 }
 
 // IsCredentialProtocol reports whether entry, one offered WebSocket subprotocol,

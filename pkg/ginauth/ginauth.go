@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -69,6 +70,8 @@ type Middleware struct {
 	hook    func(c *gin.Context, err error)
 	write   ErrorWriter
 	sources source
+	proofs  ProofVerifier                // nil: DPoP-bound tokens are refused
+	url     func(*http.Request) *url.URL // the URL a proof's htu must name
 }
 
 // NewMiddleware returns the middleware for v with opts applied; see [New] for what
@@ -78,16 +81,22 @@ func NewMiddleware(v Verifier, opts ...Option) *Middleware {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Middleware{v: v, ch: newChallenger(o.realm), hook: o.onError, write: o.write, sources: o.sources}
+	return &Middleware{v: v, ch: newChallenger(o.realm), hook: o.onError, write: o.write, sources: o.sources,
+		proofs: o.proofs, url: o.requestURL}
 }
 
 // Handler returns the gin handler that guards the routes behind it.
 func (m *Middleware) Handler() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		claims, ref := m.authenticate(c.Request)
+		claims, nonce, ref := m.authenticate(c.Request)
 		if ref != nil {
 			m.refuse(c, ref)
 			return
+		}
+		if nonce != "" {
+			// The proof's nonce is about to go stale: the answer hands the client
+			// the next one (RFC 9449 section 8.2).
+			c.Writer.Header().Set(HeaderDPoPNonce, nonce)
 		}
 		c.Request = c.Request.WithContext(token.NewContext(c.Request.Context(), claims))
 		c.Next()
@@ -98,9 +107,14 @@ func (m *Middleware) Handler() gin.HandlerFunc {
 // 401, the WWW-Authenticate challenge with error="invalid_token", and the body,
 // described by token.Reason(err); the error hook sees err. Handlers behind the
 // middleware use it when they refuse a token the middleware let through (a session
-// too old to refresh), so every refusal has one shape and is counted once.
+// too old to refresh), so every refusal has one shape and is counted once. The
+// challenge is DPoP's when the request's token is DPoP-bound.
 func (m *Middleware) Refuse(c *gin.Context, err error) {
-	m.refuse(c, invalidToken(err))
+	ref := invalidToken(err)
+	if claims, ok := Claims(c); ok && claims.JKT != "" {
+		ref.dpop = true
+	}
+	m.refuse(c, ref)
 }
 
 // refuse answers c with ref, aborts the chain and calls the hook.
@@ -109,6 +123,9 @@ func (m *Middleware) refuse(c *gin.Context, ref *Refusal) {
 	h := c.Writer.Header()
 	h.Set("WWW-Authenticate", m.ch.header(ref))
 	h.Set("Cache-Control", "no-store")
+	if ref.nonce != "" {
+		h.Set(HeaderDPoPNonce, ref.nonce)
+	}
 	m.write(c, *ref)
 	if m.hook != nil {
 		m.hook(c, ref.Err)
@@ -117,13 +134,17 @@ func (m *Middleware) refuse(c *gin.Context, ref *Refusal) {
 
 // Reason returns a short label and a client-safe description for an error the
 // middleware hands its hook: "no_token" and "bad_request" for its own refusals,
-// else token.Reason's. The label set is small and fixed, safe as a metric label.
+// a "dpop_" label for DPoP refusals (see [Labels]), else token.Reason's. The
+// label set is small and fixed, safe as a metric label.
 func Reason(err error) (label, description string) {
 	switch {
 	case errors.Is(err, ErrNoToken):
 		return "no_token", noToken().Description
 	case errors.Is(err, ErrBadRequest):
 		return "bad_request", "the request is malformed"
+	}
+	if label, desc, ok := dpopReason(err); ok {
+		return label, desc
 	}
 	return token.Reason(err)
 }
@@ -146,41 +167,56 @@ func APIKey(c *gin.Context) (string, bool) {
 	return claims.APIKey, true
 }
 
-// authenticate reads the credentials of r and verifies the token.
-func (m *Middleware) authenticate(r *http.Request) (token.Claims, *Refusal) {
+// authenticate reads the credentials of r, verifies the token and, for a
+// DPoP-bound one, its proof. nonce is a DPoP-Nonce for the answer, or "".
+func (m *Middleware) authenticate(r *http.Request) (claims token.Claims, nonce string, ref *Refusal) {
 	cr, ref := readCredentials(r, m.sources)
 	if ref != nil {
-		return token.Claims{}, ref
+		return token.Claims{}, "", ref
 	}
+	// The token first: only the holder of a valid bound token gets its proof
+	// checked, and so recorded in the replay cache.
 	claims, err := m.v.Verify(r.Context(), cr.token)
 	if err != nil {
-		return token.Claims{}, invalidToken(err)
+		ref := invalidToken(err)
+		ref.dpop = cr.dpop
+		return token.Claims{}, "", ref
 	}
 	if claims.ID == "" {
 		// A verifier that reports success without claims (every token has a jti)
 		// is broken; refuse rather than admit a request nothing can be known about.
-		return token.Claims{}, invalidToken(errors.New("verifier returned no claims"))
+		return token.Claims{}, "", invalidToken(errors.New("verifier returned no claims"))
 	}
-	return claims, nil
+	if nonce, ref = m.checkBinding(r, cr, claims); ref != nil {
+		return token.Claims{}, "", ref
+	}
+	return claims, nonce, nil
 }
 
-// bearerToken extracts the token68 of v, the request's single, non-empty
-// Authorization header (net/http has already trimmed surrounding whitespace).
-func bearerToken(v string) (string, *Refusal) {
+// authorizationToken extracts the token68 of v, the request's single, non-empty
+// Authorization header (net/http has already trimmed surrounding whitespace), and
+// reports whether its scheme is DPoP, which counts only when dpopOn; any other
+// scheme but Bearer is no token at all.
+func authorizationToken(v string, dpopOn bool) (tok string, isDPoP bool, ref *Refusal) {
 	scheme, rest, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", noToken()
+	name := "bearer"
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+	case dpopOn && strings.EqualFold(scheme, SchemeDPoP):
+		isDPoP, name = true, "DPoP"
+	default:
+		return "", false, noToken()
 	}
 	// RFC 7235 asks for one space (1*SP) between scheme and credentials; extra
 	// spaces are tolerated, other whitespace is not.
 	rest = strings.TrimLeft(rest, " ")
 	if rest == "" {
-		return "", badRequest("the bearer token is missing")
+		return "", false, badRequest("the " + name + " token is missing")
 	}
 	if !isToken68(rest) {
-		return "", badRequest("the bearer token must be a single token68 value")
+		return "", false, badRequest("the " + name + " token must be a single token68 value")
 	}
-	return rest, nil
+	return rest, isDPoP, nil
 }
 
 // token68Bad has, for each byte value, 1 if the byte may not appear in a token68

@@ -1,6 +1,11 @@
 package ginauth
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+)
 
 // DefaultRealm is the realm named in WWW-Authenticate challenges unless [WithRealm]
 // sets another.
@@ -10,14 +15,16 @@ const DefaultRealm = "jwtgate"
 type Option func(*options)
 
 type options struct {
-	realm   string
-	onError func(c *gin.Context, err error)
-	write   ErrorWriter
-	sources source
+	realm      string
+	onError    func(c *gin.Context, err error)
+	write      ErrorWriter
+	sources    source
+	proofs     ProofVerifier
+	requestURL func(*http.Request) *url.URL
 }
 
 func defaultOptions() options {
-	return options{realm: DefaultRealm, write: writeDefault, sources: sourceAuthorization}
+	return options{realm: DefaultRealm, write: writeDefault, sources: sourceAuthorization, requestURL: RequestURL}
 }
 
 // WithRealm sets the realm named in the WWW-Authenticate challenge (default
