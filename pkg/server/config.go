@@ -40,6 +40,8 @@ type Config struct {
 	CORS CORSConfig
 	// Limits are the session limits POST /sessions applies.
 	Limits LimitsConfig
+	// DPoP configures sender-constrained sessions (dpop.go).
+	DPoP DPoPConfig
 }
 
 // CORSConfig configures cross-origin access (DESIGN.md, "Browser and IDE

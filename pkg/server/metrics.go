@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jwtgate/jwtgate/pkg/ginauth"
-	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
 // unmatchedRoute labels requests that matched no route, so that the raw path,
@@ -91,7 +90,7 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 		}, []string{"kind"}),
 		verifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_token_verify_failures_total",
-			Help: "Bearer tokens refused, by reason.",
+			Help: "Session tokens and DPoP proofs refused, by reason.",
 		}, []string{"reason"}),
 		interrupted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_http_requests_interrupted_total",
@@ -145,7 +144,7 @@ func newMetrics(reg *prometheus.Registry, version string) (*metrics, error) {
 	for _, kind := range []string{"new", "refresh"} {
 		m.issued.WithLabelValues(kind)
 	}
-	for _, reason := range token.Labels() {
+	for _, reason := range ginauth.Labels() {
 		m.verifyFailures.WithLabelValues(reason)
 	}
 	for _, ending := range endings() {

@@ -59,9 +59,10 @@ type Deps struct {
 
 // Server is jwtgate's HTTP handler. It starts ready.
 type Server struct {
-	h     http.Handler
-	ready atomic.Bool
-	cur   atomic.Pointer[live]
+	h      http.Handler
+	ready  atomic.Bool
+	cur    atomic.Pointer[live]
+	replay replayCaches // shared by every proofSet, across reloads
 }
 
 // live is the part of the server a reload replaces, swapped whole so that a
@@ -72,7 +73,8 @@ type live struct {
 	issuer   Issuer
 	verifier Verifier
 	allow    *allowlist
-	jwks     []byte // the JWKS document of the verifier's key set
+	jwks     []byte    // the JWKS document of the verifier's key set
+	dpop     *proofSet // the DPoP verifiers and policy (dpop.go)
 }
 
 // newLive builds everything a reload needs before anything is swapped, so a
@@ -92,13 +94,24 @@ func newLive(iss Issuer, v Verifier, allowed []string) (*live, error) {
 	return &live{issuer: iss, verifier: v, allow: allow, jwks: doc}, nil
 }
 
-// Reload replaces the issuer, the verifier and the API-key allowlist for every
-// request that starts after it returns; requests in flight finish with the set
-// they started with, and no connection is dropped. On error nothing changes.
-func (s *Server) Reload(iss Issuer, v Verifier, allowedAPIKeys []string) error {
+// Reload replaces the issuer, the verifier and the API-key allowlist (and with
+// [ReloadDPoP] the DPoP settings) for every request that starts after it
+// returns; requests in flight finish with the set they started with, and no
+// connection is dropped. On error nothing changes.
+func (s *Server) Reload(iss Issuer, v Verifier, allowedAPIKeys []string, opts ...ReloadOption) error {
+	var rs reloadSet
+	for _, o := range opts {
+		o(&rs)
+	}
 	l, err := newLive(iss, v, allowedAPIKeys)
 	if err != nil {
 		return fmt.Errorf("reloading the server: %w", err)
+	}
+	l.dpop = s.cur.Load().dpop
+	if rs.dpop != nil {
+		if l.dpop, err = newProofSet(*rs.dpop, s.replay); err != nil {
+			return fmt.Errorf("reloading the server: %w", err)
+		}
 	}
 	s.cur.Store(l)
 	return nil
@@ -160,8 +173,19 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	fw, err := newForwarding(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	replay, err := newReplayCaches(cfg.DPoP.ReplayCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	if first.dpop, err = newProofSet(cfg.DPoP, replay); err != nil {
+		return nil, err
+	}
 
-	s := &Server{}
+	s := &Server{replay: replay}
 	s.ready.Store(true)
 	s.cur.Store(first)
 
@@ -191,18 +215,22 @@ func New(cfg Config, d Deps) (*Server, error) {
 	r.NoMethod(handleNoMethod)
 
 	hook := ginauth.WithErrorHook(m.observeAuthFailure(logger))
-	auth := ginauth.NewMiddleware(currentVerifier{s}, hook)
+	// A DPoP-bound token is accepted on every protected route with a proof for
+	// the URL the client addressed (dpop.go).
+	proofs := []ginauth.Option{ginauth.WithDPoP(currentProofs{s}), ginauth.WithRequestURL(fw.requestURL)}
+	auth := ginauth.NewMiddleware(currentVerifier{s}, append(proofs, hook)...)
 	// On /chat/* the token may also come in X-API-Key and, on a WebSocket
 	// upgrade, as a subprotocol entry (what the vendors' SDKs and browsers can
 	// send); /sessions keeps X-API-Key for the real API key.
-	chatAuth := ginauth.New(currentVerifier{s}, hook, ginauth.WithErrorWriter(writeChatRefusal),
-		ginauth.WithXAPIKey(), ginauth.WithWebSocketProtocol())
+	chatAuth := ginauth.New(currentVerifier{s}, append(proofs, hook, ginauth.WithErrorWriter(writeChatRefusal),
+		ginauth.WithXAPIKey(), ginauth.WithWebSocketProtocol())...)
 	rd := routeDeps{
 		version:  d.Version,
 		ready:    &s.ready,
 		logger:   logger,
 		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
-		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth, limits: cfg.Limits},
+		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth, limits: cfg.Limits,
+			requestURL: fw.requestURL},
 		auth:     auth.Handler(),
 		chatAuth: chatAuth,
 		limits:   enforceLimits(cfg.Chat.MaxBodyBytes),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -31,6 +32,8 @@ type sessionDeps struct {
 	maxBody int64
 	auth    *ginauth.Middleware // refuses a token the middleware let through
 	limits  LimitsConfig        // defaults and ceilings of session limits
+	// requestURL is the URL a request was addressed to, for a proof's htu.
+	requestURL func(*http.Request) *url.URL
 }
 
 // createSessionRequest is the optional body of POST /sessions. Pointers tell an
@@ -39,7 +42,8 @@ type createSessionRequest struct {
 	APIKey  *string        `json:"api_key"`
 	Subject *string        `json:"subject"`
 	TTL     *int64         `json:"ttl"`
-	Limits  jsontext.Value `json:"limits"` // checked by token.ParseLimits
+	Limits  jsontext.Value `json:"limits"`   // checked by token.ParseLimits
+	DPoPJKT *string        `json:"dpop_jkt"` // the thumbprint to bind to, see dpop.go
 }
 
 // refreshSessionRequest is the optional body of POST /sessions/refresh.
@@ -82,7 +86,8 @@ type sessionResponse struct {
 	IssuedAt          string       `json:"issued_at"`
 	ExpiresAt         string       `json:"expires_at"`
 	APIKeyFingerprint string       `json:"api_key_fingerprint"`
-	Limits            token.Limits `json:"limits"` // {} when the session has none
+	Limits            token.Limits `json:"limits"`             // {} when the session has none
+	DPoPJKT           string       `json:"dpop_jkt,omitempty"` // the binding; absent: unbound
 }
 
 // appendJSON encodes r as json.Marshal would, member for member.
@@ -102,6 +107,12 @@ func (r sessionResponse) appendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"limits":`...)
 	b = r.Limits.AppendJSON(b)
+	if r.DPoPJKT != "" {
+		b = append(b, `,"dpop_jkt":`...)
+		if b, err = jsontext.AppendQuote(b, r.DPoPJKT); err != nil {
+			return nil, err
+		}
+	}
 	return append(b, '}'), nil
 }
 
@@ -109,10 +120,11 @@ const ttlDescription = "ttl must be a whole number of seconds from 1 to 31536000
 
 // handleCreateSession serves POST /sessions: it trades an API key for a token.
 func handleCreateSession(d sessionDeps) gin.HandlerFunc {
-	spec := bodySpec{limit: d.maxBody, strict: true, fields: "api_key, subject, ttl, limits", invalid: map[string]string{
-		"/ttl":     ttlDescription,
-		"/api_key": "api_key must be a string",
-		"/subject": "subject must be a string",
+	spec := bodySpec{limit: d.maxBody, strict: true, fields: "api_key, subject, ttl, limits, dpop_jkt", invalid: map[string]string{
+		"/ttl":      ttlDescription,
+		"/api_key":  "api_key must be a string",
+		"/subject":  "subject must be a string",
+		"/dpop_jkt": descJKTInvalid,
 	}}
 	return func(c *gin.Context) {
 		var req createSessionRequest
@@ -127,6 +139,10 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		}
 		limits, e := d.requestLimits(req.Limits)
 		if e != nil {
+			respondError(c, e)
+			return
+		}
+		if e := checkJKTMember(req.DPoPJKT); e != nil {
 			respondError(c, e)
 			return
 		}
@@ -146,11 +162,16 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			respondError(c, keyNotAccepted())
 			return
 		}
+		jkt, e := d.sessionBinding(c, l, req.DPoPJKT)
+		if e != nil {
+			respondError(c, e)
+			return
+		}
 		var subject string
 		if req.Subject != nil {
 			subject = *req.Subject
 		}
-		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl, Limits: limits})
+		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl, Limits: limits, JKT: jkt})
 		if err != nil {
 			respondError(c, d.issueError(c, err))
 			return
@@ -177,6 +198,7 @@ func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
 			ExpiresAt:         claims.ExpiresAt.UTC().Format(time.RFC3339),
 			APIKeyFingerprint: claims.APIKeyFingerprint,
 			Limits:            claims.Limits,
+			DPoPJKT:           claims.JKT,
 		})
 	}
 }
@@ -209,6 +231,13 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		l := d.live()
 		if !l.allow.allows(claims.APIKey) {
 			respondError(c, keyNotAccepted())
+			return
+		}
+		if claims.JKT == "" && l.dpop.required {
+			// A bound token's proof was checked by the middleware; an unbound one
+			// is not renewed once binding is required.
+			d.countRefusal(c, "dpop_missing")
+			respondError(c, dpopError(ginauth.CodeInvalidDPoPProof, descRequired))
 			return
 		}
 		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
@@ -305,7 +334,7 @@ func (d sessionDeps) issueError(c *gin.Context, err error) *apiError {
 	switch {
 	case errors.Is(err, token.ErrAPIKeyInvalid):
 		return &apiError{status: http.StatusUnauthorized, code: codeInvalidAPIKey, desc: err.Error()}
-	case errors.Is(err, token.ErrSubjectInvalid), errors.Is(err, token.ErrTTLInvalid):
+	case errors.Is(err, token.ErrSubjectInvalid), errors.Is(err, token.ErrTTLInvalid), errors.Is(err, token.ErrJKTInvalid):
 		return invalidRequest(err.Error())
 	}
 	d.logger.LogAttrs(c.Request.Context(), slog.LevelError, "issuing a token failed",
@@ -328,7 +357,7 @@ func respondToken(c *gin.Context, status int, issued *token.Issued) {
 	c.Header("Pragma", "no-cache")
 	respondAppender(c, status, tokenResponse{
 		AccessToken: issued.Token,
-		TokenType:   "Bearer",
+		TokenType:   tokenType(cl.JKT),
 		ExpiresIn:   int64(cl.ExpiresAt.Sub(cl.IssuedAt) / time.Second),
 		ExpiresAt:   cl.ExpiresAt.UTC().Format(time.RFC3339),
 	})
