@@ -114,7 +114,7 @@ func validTrailerNames(t http.Header) bool {
 
 // scrubResponseHeader deletes from h, the upstream's response headers or its
 // trailers, what jwtgate does not pass on: the upstream's X-Request-Id
-// (jwtgate's is the one the client gets), its Access-Control-* headers
+// (jwtgate's is the one the client gets) and DPoP-Nonce, its Access-Control-* headers
 // (jwtgate's CORS policy is the only one; the upstream's would add second
 // values, or open jwtgate's origin to whatever the upstream allows) and, unless
 // chat.allow_set_cookie, its cookies (the response is served from jwtgate's
@@ -126,6 +126,9 @@ func (p *chatProxy) scrubResponseHeader(h http.Header) {
 		return
 	}
 	delete(h, RequestIDHeader)
+	// The client's DPoP nonce is jwtgate's (its proofs are checked here, never
+	// upstream); an upstream's would be taken for it.
+	delete(h, "Dpop-Nonce")
 	for k := range h {
 		if len(k) >= len(corsHeaderPrefix) && strings.EqualFold(k[:len(corsHeaderPrefix)], corsHeaderPrefix) {
 			delete(h, k)

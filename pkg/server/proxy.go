@@ -329,11 +329,13 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 		p.dropManagedTrailers(pr.Out.Trailer)
 	}
 	pr.SetXForwarded()
-	// The session token, the key header of /sessions and jwtgate's cookies are
-	// for jwtgate alone; the upstream gets the API key and nothing else.
+	// The session token, its DPoP proof, the key header of /sessions and
+	// jwtgate's cookies are for jwtgate alone; the upstream gets the API key and
+	// nothing else.
 	h.Del("Authorization")
 	h.Del("X-Api-Key")
 	h.Del("Cookie")
+	h.Del("Dpop")
 	if call.offered {
 		setProtocols(h, call.protocols)
 	}

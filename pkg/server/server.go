@@ -225,10 +225,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	chatAuth := ginauth.New(currentVerifier{s}, append(proofs, hook, ginauth.WithErrorWriter(writeChatRefusal),
 		ginauth.WithXAPIKey(), ginauth.WithWebSocketProtocol())...)
 	rd := routeDeps{
-		version:  d.Version,
-		ready:    &s.ready,
-		logger:   logger,
-		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
+		version: d.Version,
+		ready:   &s.ready,
+		logger:  logger,
+		jwks:    handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
 		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth, limits: cfg.Limits,
 			requestURL: fw.requestURL},
 		auth:     auth.Handler(),
