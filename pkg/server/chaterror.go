@@ -34,16 +34,18 @@ type chatErrorObject struct {
 }
 
 // chatCode maps a code jwtgate uses on other routes to the one DESIGN.md lists
-// for /chat/*: the chat codes pass unchanged, a missing token is invalid_token,
-// and the generic client faults (404, 405, 413, 415) are invalid_request, their
-// message telling them apart.
+// for /chat/*: the chat codes pass unchanged, a missing token and a refused DPoP
+// proof are invalid_token, and the generic client faults (404, 405, 413, 415) are
+// invalid_request, their message telling them apart.
 func chatCode(code string) string {
 	switch code {
 	case codeInvalidToken, codeTokenExpired, codeInvalidRequest, codeModelNotAllowed,
 		codePathNotAllowed, codeMaxOutputTokensExceeded, codeRateLimitExceeded,
 		codeBudgetExceeded, codeUpstreamUnavailable, codeUpstreamTimeout:
 		return code
-	case ginauth.CodeUnauthorized:
+	case ginauth.CodeUnauthorized, ginauth.CodeInvalidDPoPProof, ginauth.CodeUseDPoPNonce:
+		// RFC 9449's codes are in the DPoP challenge; SDKs read the body's code
+		// from the chat list, where a refused proof is a refused credential.
 		return codeInvalidToken
 	case codeNotFound, codeMethodNotAllowed, codeTooLarge, codeUnsupportedMedia:
 		return codeInvalidRequest

@@ -20,6 +20,8 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		for _, v := range []appender{
 			sessionResponse{SessionID: "sid-" + s, Subject: s, IssuedAt: "2026-11-26T10:00:00Z", ExpiresAt: s, APIKeyFingerprint: "0123456789abcdef"},
 			sessionResponse{SessionID: "sid", Subject: s, IssuedAt: "2026-11-26T10:00:00Z", ExpiresAt: s, APIKeyFingerprint: "0123456789abcdef", Limits: lim},
+			sessionResponse{SessionID: "sid", Subject: s, APIKeyFingerprint: "0123456789abcdef", Limits: lim, DPoPJKT: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" + s},
+			tokenResponse{AccessToken: "a.b.c" + s, TokenType: "DPoP", ExpiresIn: 900, ExpiresAt: s},
 			tokenResponse{AccessToken: "a.b.c" + s, TokenType: "Bearer", ExpiresIn: 900, ExpiresAt: s},
 			tokenResponse{ExpiresIn: -1},
 		} {
