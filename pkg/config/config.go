@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jwtgate/jwtgate/pkg/dpop"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -33,6 +34,7 @@ type Config struct {
 	APIKeys   APIKeys   `mapstructure:"api_keys"`
 	Chat      Chat      `mapstructure:"chat"`
 	CORS      CORS      `mapstructure:"cors"`
+	DPoP      DPoP      `mapstructure:"dpop"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Limits    Limits    `mapstructure:"limits"`
 	Metrics   Metrics   `mapstructure:"metrics"`
@@ -207,6 +209,39 @@ type CORS struct {
 	MaxAge time.Duration `mapstructure:"max_age"`
 }
 
+// DPoP configures sender-constrained sessions (RFC 9449; DESIGN.md,
+// "Sender-constrained sessions: DPoP"). A client binds its session to a key by
+// sending a DPoP proof (or dpop_jkt) to POST /sessions; the bound token is then
+// accepted only with a proof of that key. Changes to dpop.* apply on reload,
+// except dpop.replay_cache_size.
+type DPoP struct {
+	// Required is dpop.required: POST /sessions issues only bound tokens (a
+	// DPoP proof or dpop_jkt is required) and an unbound token is not refreshed
+	// (default false).
+	Required bool `mapstructure:"required"`
+	// RequireNonce is dpop.require_nonce: every proof must carry a server nonce,
+	// handed out in the DPoP-Nonce header (RFC 9449 section 8; default false).
+	RequireNonce bool `mapstructure:"require_nonce"`
+	// MaxAge is dpop.max_age: how long after its iat a proof is accepted, plus
+	// jwt.leeway (default 60s, at most 10m).
+	MaxAge time.Duration `mapstructure:"max_age"`
+	// ReplayCacheSize is dpop.replay_cache_size: how many proofs a replica
+	// remembers against replay (default 100000, in each of two caches: POST
+	// /sessions and the rest). Past it, proofs are refused until old ones
+	// expire. Read at start only.
+	ReplayCacheSize int `mapstructure:"replay_cache_size"`
+	// NonceWindow is dpop.nonce_window: how long one nonce is handed out; a
+	// nonce is accepted in its own window and the next (default 5m, 1s to 24h).
+	NonceWindow time.Duration `mapstructure:"nonce_window"`
+	// NonceSecret is dpop.nonce_secret (at least 32 bytes): nonces are a MAC
+	// under a key derived from it, so every replica holding it accepts every
+	// replica's nonces. Default: derived from jwt.seal_secret, else from the
+	// signing key's secret, so replicas with the same keys agree.
+	NonceSecret Secret `mapstructure:"nonce_secret"`
+	// NonceSecretFile is dpop.nonce_secret_file; Load reads it into NonceSecret.
+	NonceSecretFile string `mapstructure:"nonce_secret_file"`
+}
+
 // RateLimit configures rate limiting of POST /sessions and POST /sessions/refresh.
 type RateLimit struct {
 	// SessionsPerMinute is rate_limit.sessions_per_minute, the POST /sessions
@@ -305,6 +340,11 @@ func Default() Config {
 			AllowedMethods:        []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"},
 		},
 		CORS:      CORS{MaxAge: 10 * time.Minute},
+		DPoP: DPoP{
+			MaxAge:          dpop.DefaultMaxAge,
+			ReplayCacheSize: dpop.DefaultReplayCacheSize,
+			NonceWindow:     dpop.DefaultNonceWindow,
+		},
 		RateLimit: RateLimit{SessionsPerMinute: 60, Burst: 10, RefreshesPerMinute: 6},
 		Metrics:   Metrics{Enabled: true},
 		Log:       Log{Level: "info", Format: "json"},

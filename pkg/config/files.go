@@ -78,6 +78,7 @@ func (c *Config) readFiles() error {
 	}
 	add(readSecret("jwt.secret", &c.JWT.Secret, c.JWT.SecretFile))
 	add(readSecret("jwt.seal_secret", &c.JWT.SealSecret, c.JWT.SealSecretFile))
+	add(readSecret("dpop.nonce_secret", &c.DPoP.NonceSecret, c.DPoP.NonceSecretFile))
 	for i := range c.JWT.Keys {
 		k := &c.JWT.Keys[i]
 		prefix := fmt.Sprintf("jwt.keys[%d]", i)
@@ -144,6 +145,7 @@ func (c Config) Files() []string {
 		add(k.SecretFile)
 		add(k.PrivateKeyFile)
 	}
+	add(c.DPoP.NonceSecretFile)
 	add(c.Server.TLSCertFile)
 	add(c.Server.TLSKeyFile)
 	return out

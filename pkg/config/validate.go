@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwtgate/jwtgate/pkg/crossorigin"
+	"github.com/jwtgate/jwtgate/pkg/dpop"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -53,6 +54,7 @@ func (c Config) Validate() error {
 	c.JWT.validate(&p)
 	c.APIKeys.validate(&p)
 	c.CORS.validate(&p)
+	c.DPoP.validate(&p)
 	c.RateLimit.validate(&p)
 	_, _, limitErrs := c.Limits.build()
 	p = append(p, limitErrs...)
@@ -251,6 +253,32 @@ func (c CORS) validate(p *problems) {
 	if c.MaxAge < 0 {
 		p.add("cors.max_age", "must not be negative, got %s", c.MaxAge)
 	}
+}
+
+// Bounds of the dpop.* values [Config.Validate] accepts.
+const (
+	// MaxDPoPMaxAge bounds dpop.max_age: a proof is a one-request credential, and
+	// the replay cache must hold every proof for that long.
+	MaxDPoPMaxAge = 10 * time.Minute
+	// MaxReplayCacheSize bounds dpop.replay_cache_size (about 50 bytes a proof).
+	MaxReplayCacheSize = 10_000_000
+	// MaxNonceWindow bounds dpop.nonce_window.
+	MaxNonceWindow = 24 * time.Hour
+)
+
+// validate checks dpop.* with pkg/dpop's own minimums (the nonce secret's length,
+// the nonce window), so start-up refuses what the verifier could not be built with.
+func (d DPoP) validate(p *problems) {
+	if d.MaxAge <= 0 || d.MaxAge > MaxDPoPMaxAge {
+		p.add("dpop.max_age", "want more than 0s and at most %s, got %s", MaxDPoPMaxAge, d.MaxAge)
+	}
+	if d.ReplayCacheSize < 1 || d.ReplayCacheSize > MaxReplayCacheSize {
+		p.add("dpop.replay_cache_size", "want 1 to %d, got %d", MaxReplayCacheSize, d.ReplayCacheSize)
+	}
+	if d.NonceWindow < time.Second || d.NonceWindow > MaxNonceWindow {
+		p.add("dpop.nonce_window", "want 1s to %s, got %s", MaxNonceWindow, d.NonceWindow)
+	}
+	checkSecret(p, "dpop.nonce_secret", d.NonceSecret, d.NonceSecretFile, dpop.MinNonceSecretLen, "")
 }
 
 func (r RateLimit) validate(p *problems) {
