@@ -339,7 +339,7 @@ func Default() Config {
 			MaxBodyBytes:          1 << 20,
 			AllowedMethods:        []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"},
 		},
-		CORS:      CORS{MaxAge: 10 * time.Minute},
+		CORS: CORS{MaxAge: 10 * time.Minute},
 		DPoP: DPoP{
 			MaxAge:          dpop.DefaultMaxAge,
 			ReplayCacheSize: dpop.DefaultReplayCacheSize,
