@@ -9,8 +9,9 @@ import (
 )
 
 // reloader applies a fresh configuration to a running server (on SIGHUP or a
-// watched file change): new keys, issuer and verifier settings (jwt.*) and the
-// API-key allowlist. A configuration that fails to load, to pass checkConfig (the
+// watched file change): new keys, issuer and verifier settings (jwt.*), the
+// API-key allowlist and the DPoP settings (dpop.*, but the replay caches and
+// their size stay). A configuration that fails to load, to pass checkConfig (the
 // check serve runs at start) or to build changes none of them, so nothing is
 // accepted by a reload that the next start would refuse. Separately, the TLS key pair is read again from the files named at start
 // (a renewed certificate is picked up even while the configuration file has a
@@ -29,6 +30,9 @@ type reloader struct {
 	iss    *token.Issuer
 	ver    *token.Verifier
 	source keySource
+	// nonceRandom is the nonce secret of a deployment that configures none (see
+	// nonceSecret), kept for the life of the process.
+	nonceRandom []byte
 }
 
 func (rl *reloader) reload() {
@@ -80,13 +84,19 @@ func (rl *reloader) reload() {
 			return
 		}
 	}
-	if err := rl.srv.Reload(iss, ver, allowedKeys(cfg)); err != nil {
+	dc, err := dpopConfig(cfg, rl.nonceRandom)
+	if err != nil {
+		log.Error("configuration not reloaded; keeping the current one", slog.Any("error", err))
+		return
+	}
+	// The replay caches stay: a proof seen before the reload is refused after it.
+	if err := rl.srv.Reload(iss, ver, allowedKeys(cfg), server.ReloadDPoP(dc)); err != nil {
 		log.Error("configuration not reloaded; keeping the current one", slog.Any("error", err))
 		return
 	}
 	rl.iss, rl.ver, rl.source = iss, ver, source
 	rl.watch.follow(cfg, base)
-	log.Info("configuration reloaded: jwt.* and api_keys.allowed apply to new requests; other settings need a restart",
+	log.Info("configuration reloaded: jwt.*, api_keys.allowed and dpop.* (but dpop.replay_cache_size) apply to new requests; other settings need a restart",
 		slog.String("kid", ver.KeySet().SigningKey().ID()),
 		slog.Int("api_keys_allowed", len(cfg.APIKeys.Allowed)))
 }

@@ -36,9 +36,9 @@ With server.tls_cert_file and server.tls_key_file the server speaks HTTPS.
 
 SIGHUP, or a change to the configuration file or to a secret, key or certificate
 file it names (checked every 2s), reloads the configuration without dropping a
-connection: the signing and verification keys (jwt.*), api_keys.allowed and the
-TLS certificate files take effect for new requests; other settings need a
-restart. An invalid new configuration is refused with a log line naming the
+connection: the signing and verification keys (jwt.*), api_keys.allowed, dpop.*
+(but dpop.replay_cache_size) and the TLS certificate files take effect for new
+requests; other settings need a restart. An invalid new configuration is refused with a log line naming the
 problem, and the running one stays in force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -88,6 +88,10 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	reg := prometheus.NewRegistry()
 	sc := serverConfig(cfg)
 	if sc.Limits, err = sessionLimits(cfg); err != nil {
+		return err
+	}
+	nonceRandom := newRandomNonceSecret()
+	if sc.DPoP, err = dpopConfig(cfg, nonceRandom); err != nil {
 		return err
 	}
 	srv, err := server.New(sc, server.Deps{
@@ -153,7 +157,8 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	srv.SetReady(true)
 
 	watch.follow(cfg, base)
-	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, watch: watch, iss: iss, ver: ver, source: configuredKeySource(cfg)}
+	rl := &reloader{load: load, logger: logger, srv: srv, certs: certs, watch: watch, iss: iss, ver: ver, source: configuredKeySource(cfg),
+		nonceRandom: nonceRandom}
 	for done := false; !done; {
 		select {
 		case err := <-errc:

@@ -184,7 +184,8 @@ type claimsView struct {
 	ExpiresAt         string       `json:"exp"`
 	SessionStart      string       `json:"session_start"`
 	APIKeyFingerprint string       `json:"api_key_fingerprint"`
-	Limits            token.Limits `json:"limits"` // {} for none
+	Limits            token.Limits `json:"limits"`             // {} for none
+	DPoPJKT           string       `json:"dpop_jkt,omitempty"` // cnf.jkt of a DPoP-bound token
 }
 
 func newClaimsView(c token.Claims) claimsView {
@@ -202,6 +203,7 @@ func newClaimsView(c token.Claims) claimsView {
 		SessionStart:      ts(c.SessionStart),
 		APIKeyFingerprint: c.APIKeyFingerprint,
 		Limits:            c.Limits,
+		DPoPJKT:           c.JKT,
 	}
 }
 
