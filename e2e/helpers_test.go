@@ -370,8 +370,13 @@ func checkSession(t *testing.T, resp *response, wantStatus int) session {
 	if strings.Count(sess.AccessToken, ".") != 2 {
 		t.Fatalf("access_token is not a compact JWS: %q", sess.AccessToken)
 	}
-	if sess.TokenType != "Bearer" {
-		t.Errorf("token_type = %q, want Bearer", sess.TokenType)
+	// DPoP for a token bound to a key (claim cnf), Bearer for any other.
+	want := "Bearer"
+	if _, bound := claimsOf(t, sess.AccessToken)["cnf"]; bound {
+		want = "DPoP"
+	}
+	if sess.TokenType != want {
+		t.Errorf("token_type = %q, want %s", sess.TokenType, want)
 	}
 	if sess.ExpiresIn <= 0 {
 		t.Errorf("expires_in = %d, want positive", sess.ExpiresIn)

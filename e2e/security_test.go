@@ -639,6 +639,11 @@ func leakFlow(t *testing.T, s *server, secret, apiKey, other string, proxied boo
 	for _, b := range bad {
 		do(b.what, b.r, b.want)
 	}
+	// A DPoP-bound session and its refusals (dpop_test.go): its proofs are
+	// secrets too.
+	dex, dtokens, dproofs := leakDPoP(t, s, apiKey)
+	out = append(out, dex...)
+	tokens = append(tokens, append(dtokens, dproofs...)...)
 	// Rate limited: the bucket (rate_limit.burst 20, one more a minute) runs dry.
 	limited := false
 	for range 30 {
