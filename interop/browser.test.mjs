@@ -5,7 +5,11 @@
 // completion with fetch and getReader(), reads WWW-Authenticate and X-Request-Id of a
 // refused call, and opens a WebSocket with the token as a subprotocol entry to a
 // jwtgate in front of a loopback WebSocket upstream. A page on an origin not allowed
-// is blocked. CHROMIUM names the browser (default /usr/bin/chromium).
+// is blocked. With DPoP (page/dpop.js), the page makes a non-extractable P-256 key
+// with WebCrypto, binds a session with a proof (meeting use_dpop_nonce first),
+// streams a chat completion and opens a WebSocket with proofs, and refreshes; the
+// token copied out to a Node client without the key is refused. CHROMIUM names the
+// browser (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -13,6 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as DPoP from 'dpop';
+import * as jose from 'jose';
 import puppeteer from 'puppeteer-core';
 import { WebSocketServer } from 'ws';
 import { assertLogsClean, newAPIKey, start } from './lib/jwtgate.mjs';
@@ -32,6 +38,7 @@ let browser;
 let userDataDir;
 let page; // on the allowed origin
 let token; // traded by the page
+let bound; // the page's DPoP-bound session: { token, jwk, refreshed }
 const pageErrors = [];
 
 before(async () => {
@@ -39,7 +46,8 @@ before(async () => {
   other = await servePage();
   upstream = await startWSUpstream();
   // Both jwtgates share a signing secret, as replicas do: the token traded at the
-  // echo one opens the WebSocket at the other.
+  // echo one opens the WebSocket at the other, and a DPoP nonce one hands out is
+  // accepted by the other (both derive it from the secret).
   const secret = randomBytes(32).toString('base64url');
   const common = [
     'jwt:',
@@ -47,6 +55,8 @@ before(async () => {
     'cors:',
     '  allowed_origins:',
     `    - ${allowed.origin}`,
+    'dpop:',
+    '  require_nonce: true',
   ];
   // A long echo delay makes each event of a stream its own write.
   echo = await start({ args: ['--log-level', 'debug'], config: [...common, 'chat:', '  echo_delay: 50ms', ''].join('\n') });
@@ -154,10 +164,93 @@ test('browser: a page on an origin not allowed is blocked', { timeout: TIMEOUT }
   await blockedPage.close();
 });
 
+test('browser DPoP: a non-extractable WebCrypto key binds a session at POST /sessions', { timeout: TIMEOUT }, async () => {
+  const key = await call(page, 'dpopKey');
+  assert.equal(key.extractable, false, 'the private key is not extractable');
+  assert.equal(key.exported, false, 'exporting the private key fails');
+  assert.deepEqual(Object.keys(key.jwk).sort(), ['crv', 'kty', 'x', 'y'], 'only the public JWK leaves the page');
+  const got = await call(page, 'dpopBind', echo.url, API_KEY);
+  assert.equal(got.status, 201);
+  assert.equal(got.tokenType, 'DPoP');
+  assert.ok(got.nonce, 'the page met use_dpop_nonce and kept the DPoP-Nonce (exposed by CORS)');
+  bound = { token: got.token, jwk: key.jwk };
+  const cur = await call(page, 'dpopCall', echo.url, 'GET', '/sessions/current', bound.token);
+  assert.equal(cur.status, 200, JSON.stringify(cur));
+  assert.equal(cur.body.dpop_jkt, await jose.calculateJwkThumbprint(key.jwk, 'sha256'), 'bound to the page\'s key');
+});
+
+test('browser DPoP: a streamed chat completion with proofs arrives event by event', { timeout: TIMEOUT }, async () => {
+  assert.ok(bound, 'a bound session from the test before');
+  const got = await call(page, 'dpopStream', echo.url, bound.token, PROMPT);
+  assert.equal(got.status, 200, got.body);
+  assert.match(got.contentType, /^text\/event-stream/);
+  assert.equal(got.text, PROMPT);
+  assert.ok(got.firstEventRead < got.doneRead, `events per read: ${JSON.stringify(got.eventsPerRead)}`);
+});
+
+test('browser DPoP: a WebSocket with the proof as subprotocol jwtgate.dpop.<proof> reaches the upstream', { timeout: TIMEOUT }, async () => {
+  assert.ok(bound, 'a bound session from the test before');
+  const from = upstream.handshakes.length;
+  const url = `${proxy.url.replace(/^http/, 'ws')}/chat/realtime`;
+  // The bound token without its proof entry: refused before the upstream.
+  const refused = await call(page, 'websocket', url, 'jwtgate.bearer.', bound.token, ['hello']);
+  assert.equal(refused.opened, false, JSON.stringify(refused));
+  // With it (the nonce the echo jwtgate handed out is good at this replica too).
+  const got = await call(page, 'dpopWebSocket', url, bound.token, ['hello']);
+  const seen = upstream.handshakes.slice(from);
+  assert.equal(seen.length, 1, `one handshake reached the upstream; the page saw ${JSON.stringify(got)}`);
+  assert.deepEqual(seen[0].refused, [], 'the upstream got only "realtime" and the real key');
+  assert.ok(!JSON.stringify(seen[0].headers).includes(bound.token.split('.')[2]), 'the token does not reach the upstream');
+  assert.ok(!JSON.stringify(seen[0].headers).includes('jwtgate.'), 'no jwtgate entry reaches the upstream');
+  assert.equal(got.opened, true, JSON.stringify(got));
+  assert.equal(got.protocol, 'realtime');
+  assert.deepEqual(got.received, ['upstream: hello']);
+});
+
+test('browser DPoP: refresh with a proof keeps the binding', { timeout: TIMEOUT }, async () => {
+  assert.ok(bound, 'a bound session from the test before');
+  const got = await call(page, 'dpopRefresh', echo.url, bound.token);
+  assert.equal(got.status, 200);
+  assert.equal(got.tokenType, 'DPoP');
+  bound.refreshed = got.token;
+  const cur = await call(page, 'dpopCall', echo.url, 'GET', '/sessions/current', got.token);
+  assert.equal(cur.body.dpop_jkt, await jose.calculateJwkThumbprint(bound.jwk, 'sha256'));
+});
+
+test('browser DPoP: the token copied out to a Node client without the key is refused', { timeout: TIMEOUT }, async () => {
+  assert.ok(bound?.refreshed, 'a refreshed bound session from the tests before');
+  const chat = `${echo.url}/chat/chat/completions`;
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stolen' }] });
+  const thief = await DPoP.generateKeyPair('ES256');
+  for (const tok of [bound.token, bound.refreshed]) {
+    // The thief knows the nonce too: jwtgate hands it to anyone who asks.
+    const probe = await fetch(chat, { method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: `DPoP ${tok}`,
+      DPoP: await DPoP.generateProof(thief, chat, 'POST', undefined, tok) } });
+    const nonce = probe.headers.get('dpop-nonce');
+    assert.equal(probe.status, 401);
+    assert.ok(nonce, 'use_dpop_nonce first');
+    for (const [how, headers] of [
+      ['as Bearer', { Authorization: `Bearer ${tok}` }],
+      ['in X-API-Key', { 'X-API-Key': tok }],
+      ['with the DPoP scheme and no proof', { Authorization: `DPoP ${tok}` }],
+      ['with a proof by the thief\'s key', { Authorization: `DPoP ${tok}`, DPoP: await DPoP.generateProof(thief, chat, 'POST', nonce, tok) }],
+    ]) {
+      const res = await fetch(chat, { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
+      const text = await res.text();
+      assert.equal(res.status, 401, `${how}: ${text}`);
+      assert.match(res.headers.get('www-authenticate'), /^DPoP realm="jwtgate", error="(invalid_token|invalid_dpop_proof)"/, how);
+      assert.equal(JSON.parse(text).error.code, 'invalid_token', how);
+    }
+  }
+});
+
 test('browser: no script errors, and no token or API key in jwtgate\'s logs', () => {
   assert.deepEqual(pageErrors, []);
   assert.ok(token, 'a token from the first test');
-  for (const g of [echo, proxy]) assertLogsClean(g, [API_KEY, token, token.split('.')[2]]);
+  const secrets = [API_KEY, token, token.split('.')[2]];
+  if (bound) secrets.push(bound.token, bound.token.split('.')[2]);
+  if (bound?.refreshed) secrets.push(bound.refreshed);
+  for (const g of [echo, proxy]) assertLogsClean(g, secrets);
 });
 
 // servePage serves page/ on a loopback port of its own: an origin of its own.
@@ -165,6 +258,7 @@ function servePage() {
   const files = {
     '/index.html': ['text/html; charset=utf-8', readFileSync(new URL('./page/index.html', import.meta.url))],
     '/client.js': ['text/javascript; charset=utf-8', readFileSync(new URL('./page/client.js', import.meta.url))],
+    '/dpop.js': ['text/javascript; charset=utf-8', readFileSync(new URL('./page/dpop.js', import.meta.url))],
   };
   const server = createServer((req, res) => {
     const f = files[new URL(req.url, 'http://page').pathname];
