@@ -60,12 +60,13 @@ func dpopRequest(t testing.TB, k *dpoptest.Key, method, path, tok, body string) 
 
 // current is the body of GET /sessions/current.
 type current struct {
-	SessionID         string `json:"session_id"`
-	Subject           string `json:"subject"`
-	IssuedAt          string `json:"issued_at"`
-	ExpiresAt         string `json:"expires_at"`
-	APIKeyFingerprint string `json:"api_key_fingerprint"`
-	DPoPJKT           string `json:"dpop_jkt"`
+	SessionID         string          `json:"session_id"`
+	Subject           string          `json:"subject"`
+	IssuedAt          string          `json:"issued_at"`
+	ExpiresAt         string          `json:"expires_at"`
+	APIKeyFingerprint string          `json:"api_key_fingerprint"`
+	Limits            json.RawMessage `json:"limits"`
+	DPoPJKT           string          `json:"dpop_jkt"`
 }
 
 // cnfOf returns the cnf claim of tok's payload, "" when it has none.
