@@ -83,7 +83,7 @@ func TestIssueRefusesBadJKT(t *testing.T) {
 		if _, err := iss.Issue(t.Context(), Params{APIKey: testAPIKey, JKT: jkt}); !errors.Is(err, ErrJKTInvalid) {
 			t.Errorf("Issue with jkt %q: %v, want ErrJKTInvalid", jkt, err)
 		}
-		c := &Claims{SessionID: "s", SessionStart: clk.t, APIKey: testAPIKey, Subject: "x", JKT: jkt}
+		c := Claims{SessionID: "s", SessionStart: clk.t, APIKey: testAPIKey, Subject: "x", JKT: jkt}
 		if _, err := iss.Refresh(t.Context(), c, 0); !errors.Is(err, ErrJKTInvalid) {
 			t.Errorf("Refresh with jkt %q: %v, want ErrJKTInvalid", jkt, err)
 		}
