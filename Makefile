@@ -76,6 +76,9 @@ bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat 
 	$(GO) run $(BENCHSTAT) -filter '.name:Route' -col /route bin/bench.txt
 	@echo; echo "== session limits: proxied chat route (1 KiB body) with limits against the same route without"
 	$(GO) run $(BENCHSTAT) -filter '.name:ChatLimits' -col /limits bin/bench.txt
+	@echo; echo "== DPoP: a DPoP-bound token with a fresh proof per request against a bearer token, middleware and whole handler"
+	$(GO) run $(BENCHSTAT) -filter '.name:DPoP' -col /scheme bin/bench.txt
+	$(GO) run $(BENCHSTAT) -filter '.name:DPoPChat' -col /scheme bin/bench.txt
 	@echo; echo "== everything"
 	$(GO) run $(BENCHSTAT) bin/bench.txt
 

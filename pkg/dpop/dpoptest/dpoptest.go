@@ -9,10 +9,12 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/jwtgate/jwtgate/pkg/dpop"
@@ -42,7 +44,17 @@ func NewES256() (*Key, error) {
 	return newKey("ES256", k, jwk)
 }
 
-// NewEd25519 returns a fresh Ed25519 key, whose proofs name alg.
+// NewRS256 returns a fresh RSA key of bits bits (at least 2048 for jwtgate).
+func NewRS256(bits int) (*Key, error) {
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, fmt.Errorf("generating an RSA key: %w", err)
+	}
+	e := big.NewInt(int64(k.PublicKey.E)).Bytes()
+	return newKey("RS256", k, map[string]string{"kty": "RSA", "n": enc.EncodeToString(k.PublicKey.N.Bytes()), "e": enc.EncodeToString(e)})
+}
+
+// NewEd25519 returns a fresh Ed25519 key, whose proofs name alg EdDSA.
 func NewEd25519() (*Key, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -137,6 +149,9 @@ func (k *Key) sign(si []byte) ([]byte, error) {
 		return out, nil
 	case ed25519.PrivateKey:
 		return ed25519.Sign(s, si), nil
+	case *rsa.PrivateKey:
+		d := sha256.Sum256(si)
+		return rsa.SignPKCS1v15(rand.Reader, s, crypto.SHA256, d[:])
 	}
 	return nil, fmt.Errorf("unsupported key %T", k.signer)
 }

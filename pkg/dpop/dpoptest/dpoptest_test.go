@@ -15,7 +15,8 @@ func TestProofsVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, newKey := range map[string]func() (*dpoptest.Key, error){"ES256": dpoptest.NewES256, "EdDSA": dpoptest.NewEd25519} {
+	for name, newKey := range map[string]func() (*dpoptest.Key, error){
+		"ES256": dpoptest.NewES256, "EdDSA": dpoptest.NewEd25519, "RS256": func() (*dpoptest.Key, error) { return dpoptest.NewRS256(2048) }} {
 		t.Run(name, func(t *testing.T) {
 			k, err := newKey()
 			if err != nil {
