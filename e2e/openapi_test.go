@@ -243,6 +243,41 @@ func TestOpenAPI(t *testing.T) {
 		sp.check(t, echo, x)
 	}
 
+	// A DPoP-bound session (dpop_test.go's client): token_type DPoP, dpop_jkt, the
+	// DPoP challenge of a downgrade and of a refused proof.
+	dc := newDPoPClient(t, echo)
+	dp := func(method, path, tok string) map[string]string {
+		h := map[string]string{"DPoP": dc.proof(t, method, path, tok)}
+		if tok != "" {
+			h["Authorization"] = "DPoP " + tok
+		}
+		return h
+	}
+	var dtok session
+	bind := dp(post, "/sessions", "")
+	bind["X-API-Key"] = apiKey
+	sp.check(t, echo, specCall{name: "DPoP session", req: request{Method: post, Path: "/sessions", Header: bind}, status: 201, validRequest: true}).JSON(t, &dtok)
+	if dtok.TokenType != "DPoP" {
+		t.Errorf("DPoP session: token_type %q", dtok.TokenType)
+	}
+	other := newDPoPClient(t, echo)
+	for _, x := range []specCall{
+		{name: "DPoP session by dpop_jkt", req: request{Method: post, Path: "/sessions", Header: key, Body: `{"dpop_jkt":"` + dc.key.JKT() + `"}`}, status: 201, validRequest: true},
+		{name: "DPoP session: bad proof", req: request{Method: post, Path: "/sessions", Header: map[string]string{"X-API-Key": apiKey, "DPoP": other.proof(t, get, "/sessions", "")}}, status: 400, validRequest: true},
+		{name: "DPoP session: bad dpop_jkt", req: request{Method: post, Path: "/sessions", Header: key, Body: `{"dpop_jkt":"short"}`}, status: 400},
+		{name: "DPoP current", req: request{Method: get, Path: "/sessions/current", Header: dp(get, "/sessions/current", dtok.AccessToken)}, status: 200, validRequest: true},
+		{name: "DPoP current: as Bearer", req: request{Method: get, Path: "/sessions/current", Token: dtok.AccessToken}, status: 401, validRequest: true},
+		{name: "DPoP chat", req: request{Method: post, Path: "/chat/chat/completions", Header: dp(post, "/chat/chat/completions", dtok.AccessToken), Body: chatBody}, status: 200, validRequest: true},
+		{name: "DPoP chat: another key's proof", req: request{Method: post, Path: "/chat/chat/completions", Header: map[string]string{
+			"Authorization": "DPoP " + dtok.AccessToken, "DPoP": other.proof(t, post, "/chat/chat/completions", dtok.AccessToken)}, Body: chatBody}, status: 401, validRequest: true},
+		{name: "DPoP refresh", req: request{Method: post, Path: "/sessions/refresh", Header: dp(post, "/sessions/refresh", dtok.AccessToken)}, status: 200, validRequest: true},
+	} {
+		resp := sp.check(t, echo, x)
+		if x.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `DPoP realm="jwtgate"`) {
+			t.Errorf("%s: WWW-Authenticate %q, want a DPoP challenge", x.name, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+
 	// A proxy in front of a test upstream, with an EdDSA signing key and the
 	// default-sized burst shrunk to one, so a second session is refused.
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
