@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/pkg/ginauth"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -376,7 +377,7 @@ func TestAttackTableEndToEnd(t *testing.T) {
 	// Refusals are counted under the fixed reason labels only.
 	metrics := string(a.do(t, request{Method: http.MethodGet, Path: "/metrics"}).Body)
 	labels := map[string]bool{}
-	for _, l := range token.Labels() {
+	for _, l := range ginauth.Labels() { // token.Labels and the DPoP ones
 		labels[l] = true
 	}
 	seen := 0
