@@ -61,7 +61,7 @@ test-go: test-deps ## Go tests with the race detector: unit, fuzz seeds, end to 
 	cd bench && $(GO) test -race -count=1 ./...
 	$(run-fuzz)
 
-test-interop: build test-deps ## Interoperability with real clients (Node.js; npm ci installs the locked versions): jose, the openai, @anthropic-ai/sdk and Vercel ai SDKs, headless Chromium
+test-interop: build test-deps ## Interoperability with real clients (Node.js; npm ci installs the locked versions): jose, panva's dpop, the openai, @anthropic-ai/sdk and Vercel ai SDKs, headless Chromium
 	cd interop && npm ci --no-audit --no-fund --loglevel=error && JWTGATE_BIN=$(CURDIR)/$(BIN) npm test
 
 BENCHCOUNT  ?= 6
