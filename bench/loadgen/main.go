@@ -58,6 +58,8 @@ type options struct {
 	target    *url.URL
 	method    string
 	header    http.Header
+	dpop      *dpopConfig  // -dpop: a bound token and a proof per request (dpop.go)
+	proofs    *proofSource // the run's proofs, set by generate when dpop is set
 	body      []byte
 	conns     int
 	duration  time.Duration
@@ -84,6 +86,7 @@ type result struct {
 	Conns      int     `json:"conns"`
 	Seconds    float64 `json:"seconds"`
 	CPU        float64 `json:"cpu"` // cores the load generator itself used while measuring
+	DPoP       dpopSum `json:"dpop,omitzero"`
 	FirstByte  bool    `json:"first_byte,omitempty"`
 	Client     string  `json:"client"`
 	FirstError string  `json:"first_error,omitempty"`
@@ -126,6 +129,7 @@ func parseFlags(args []string) (options, error) {
 	})
 	fs.StringVar(&body, "body", "", "request body")
 	fs.StringVar(&bodyFile, "body-file", "", "read the request body from this file")
+	dpopFlags := registerDPoPFlags(fs)
 	fs.IntVar(&o.conns, "c", 32, "concurrent workers, each with its own keep-alive connection")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration (at most 10m)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before -d (at most 1m)")
@@ -172,6 +176,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if len(o.body) > maxBody {
 		return options{}, fmt.Errorf("the body is larger than %d bytes", maxBody)
+	}
+	if o.dpop, err = dpopFlags.config(o); err != nil {
+		return options{}, err
 	}
 	switch {
 	case o.client == "":
@@ -268,6 +275,12 @@ type workerStats struct {
 func generate(ctx context.Context, o options) (result, error) {
 	client := newClient(o)
 	defer client.CloseIdleConnections()
+	proofs, err := startProofs(ctx, o, client)
+	if err != nil {
+		return result{}, err
+	}
+	defer proofs.stop()
+	o.proofs = proofs
 
 	begin := time.Now()
 	measureFrom := begin.Add(o.warmup)
@@ -349,6 +362,7 @@ func generate(ctx context.Context, o options) (result, error) {
 		Seconds:   round(elapsed.Seconds(), 3),
 		FirstByte: o.firstByte,
 		Client:    o.client,
+		DPoP:      proofs.report(),
 	}
 	if elapsed > 0 {
 		res.RPS = round(float64(all.lat.n)/elapsed.Seconds(), 1)
@@ -373,6 +387,9 @@ type roundTrip func(ctx context.Context, firstByte bool) (time.Time, int, error)
 // newRoundTrip returns the worker's way of sending requests and a function that
 // releases what it holds.
 func newRoundTrip(ctx context.Context, o options, client *http.Client, tmpl *http.Request) (roundTrip, func()) {
+	if o.proofs != nil {
+		return o.proofs.newRoundTrip(ctx, o, client, tmpl)
+	}
 	if o.client == "raw" {
 		c, stop := newRawConn(ctx, o, newDialer())
 		return c.roundTrip, func() { stop(); c.close() }
