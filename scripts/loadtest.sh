@@ -16,6 +16,7 @@
 #   LOADTEST_LATENCY_CONNS  connections for the proxy latency runs (default 1)
 #   LOADTEST_SERVER_CPUS    taskset CPU list for the servers (default 0)
 #   LOADTEST_LOADGEN_CPUS   taskset CPU list for the load generator (default 1)
+#   LOADTEST_ONLY=dpop      run only DPoP against Bearer (scripts/loadtest-dpop.sh)
 #   LOADTEST_SOAK=1         also run a 60 s protected-route load and print jwtgate's
 #                           heap in use (go_memstats_heap_inuse_bytes) along the way
 #   LOADTEST_SOAK_DURATION  length of that run (default 60s)
@@ -223,35 +224,6 @@ login() { # login URL: a jwtgate session token
 	bin/probe json -url "$1/sessions" -method POST -header "X-API-Key: $API_KEY" -field access_token
 }
 
-# --- jwtgate and gin-jwt ---------------------------------------------------------
-
-start_jwtgate jwtgate
-JG=$url JG_PID=$spid
-start_jwtgate jwtgate-nocache JWTGATE_JWT_VERIFY_CACHE_SIZE=0
-JGNC=$url JGNC_PID=$spid
-export GINJWT_SECRET="$SECRET"
-start_bench ginjwt ginjwt
-GJ=$url GJ_PID=$spid
-
-JG_TOKEN=$(login "$JG")
-JGNC_TOKEN=$(login "$JGNC")
-GJ_TOKEN=$(bin/probe json -url "$GJ/login" -method POST -header 'Content-Type: application/json' \
-	-body "{\"api_key\":\"$API_KEY\"}" -field token)
-
-measure "jwtgate GET /healthz" "$CONNS" "$JG_PID" -url "$JG/healthz"
-measure "jwtgate GET /sessions/current" "$CONNS" "$JG_PID" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")"
-measure "jwtgate nocache GET /healthz" "$CONNS" "$JGNC_PID" -url "$JGNC/healthz"
-measure "jwtgate nocache GET /sessions/current" "$CONNS" "$JGNC_PID" -url "$JGNC/sessions/current" -header "$(bearer "$JGNC_TOKEN")"
-measure "jwtgate POST /sessions" "$CONNS" "$JG_PID" -url "$JG/sessions" -method POST \
-	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
-measure "jwtgate POST /chat/completions (echo)" "$CONNS" "$JG_PID" -url "$JG/chat/completions" -method POST \
-	-header "$(bearer "$JG_TOKEN")" -header 'Content-Type: application/json' -body "$CHAT_BODY"
-measure "gin-jwt GET /healthz" "$CONNS" "$GJ_PID" -url "$GJ/healthz"
-measure "gin-jwt GET /sessions/current" "$CONNS" "$GJ_PID" -url "$GJ/sessions/current" -header "$(bearer "$GJ_TOKEN")"
-measure "gin-jwt POST /login" "$CONNS" "$GJ_PID" -url "$GJ/login" -method POST \
-	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
-
-# --- paired rounds ------------------------------------------------------------------
 # On a shared machine throughput drifts by tens of percent over minutes, so one run
 # of A and a later run of B can disagree about A/B. Each target ratio is therefore
 # also measured in ROUNDS short rounds of A and B back to back (alternating which
@@ -297,6 +269,53 @@ pair() {
 	pair_order+=("$name")
 }
 
+# report_header: the first lines of the report (when, what, where).
+report_header() {
+	echo
+	echo "jwtgate load test: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "$("$GO" version | cut -d' ' -f3-), $ncpu CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1))"
+	echo "duration $DURATION per run after $WARMUP warm-up, $CONNS connections (proxy latency runs: $LAT_CONNS); $pinning"
+}
+
+# DPoP against Bearer: with the other runs, or alone.
+# shellcheck source=scripts/loadtest-dpop.sh
+source scripts/loadtest-dpop.sh
+if [ "${LOADTEST_ONLY:-}" = dpop ]; then
+	run_dpop
+	report_header
+	report_dpop
+	exit 0
+fi
+
+# --- jwtgate and gin-jwt ---------------------------------------------------------
+
+start_jwtgate jwtgate
+JG=$url JG_PID=$spid
+start_jwtgate jwtgate-nocache JWTGATE_JWT_VERIFY_CACHE_SIZE=0
+JGNC=$url JGNC_PID=$spid
+export GINJWT_SECRET="$SECRET"
+start_bench ginjwt ginjwt
+GJ=$url GJ_PID=$spid
+
+JG_TOKEN=$(login "$JG")
+JGNC_TOKEN=$(login "$JGNC")
+GJ_TOKEN=$(bin/probe json -url "$GJ/login" -method POST -header 'Content-Type: application/json' \
+	-body "{\"api_key\":\"$API_KEY\"}" -field token)
+
+measure "jwtgate GET /healthz" "$CONNS" "$JG_PID" -url "$JG/healthz"
+measure "jwtgate GET /sessions/current" "$CONNS" "$JG_PID" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")"
+measure "jwtgate nocache GET /healthz" "$CONNS" "$JGNC_PID" -url "$JGNC/healthz"
+measure "jwtgate nocache GET /sessions/current" "$CONNS" "$JGNC_PID" -url "$JGNC/sessions/current" -header "$(bearer "$JGNC_TOKEN")"
+measure "jwtgate POST /sessions" "$CONNS" "$JG_PID" -url "$JG/sessions" -method POST \
+	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
+measure "jwtgate POST /chat/completions (echo)" "$CONNS" "$JG_PID" -url "$JG/chat/completions" -method POST \
+	-header "$(bearer "$JG_TOKEN")" -header 'Content-Type: application/json' -body "$CHAT_BODY"
+measure "gin-jwt GET /healthz" "$CONNS" "$GJ_PID" -url "$GJ/healthz"
+measure "gin-jwt GET /sessions/current" "$CONNS" "$GJ_PID" -url "$GJ/sessions/current" -header "$(bearer "$GJ_TOKEN")"
+measure "gin-jwt POST /login" "$CONNS" "$GJ_PID" -url "$GJ/login" -method POST \
+	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
+
+# --- paired rounds ------------------------------------------------------------------
 session_body="{\"api_key\":\"$API_KEY\"}"
 pair "protected / unprotected, cache on" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")" -- -url "$JG/healthz"
 pair "protected / unprotected, cache off" -url "$JGNC/sessions/current" -header "$(bearer "$JGNC_TOKEN")" -- -url "$JGNC/healthz"
@@ -304,6 +323,10 @@ pair "jwtgate protected / gin-jwt protected" -url "$JG/sessions/current" -header
 	-url "$GJ/sessions/current" -header "$(bearer "$GJ_TOKEN")"
 pair "jwtgate POST /sessions / gin-jwt login" -url "$JG/sessions" -method POST -header 'Content-Type: application/json' \
 	-body "$session_body" -- -url "$GJ/login" -method POST -header 'Content-Type: application/json' -body "$session_body"
+
+# --- DPoP ----------------------------------------------------------------------------
+
+run_dpop
 
 # --- proxy ------------------------------------------------------------------------
 
@@ -353,10 +376,7 @@ stream_total_proxy=$(num "$(grep -F "\"via jwtgate stream first event" "$work/re
 
 # --- report -------------------------------------------------------------------------
 
-echo
-echo "jwtgate load test: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git describe --always --dirty 2>/dev/null || echo unknown)"
-echo "$("$GO" version | cut -d' ' -f3-), $ncpu CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1))"
-echo "duration $DURATION per run after $WARMUP warm-up, $CONNS connections (proxy latency runs: $LAT_CONNS); $pinning"
+report_header
 echo
 printf '%-44s %10s %8s %8s %5s %8s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "bad" "srv cpu" "gen cpu"
 for key in "${order[@]}"; do
@@ -418,6 +438,8 @@ printf '  %-56s %s\n' "time to first event p50, direct -> via jwtgate" \
 	"${P50[$ds]} -> ${P50[$vs]} ms ($(added "${P50[$vs]}" "${P50[$ds]}"))"
 printf '  %-56s %s\n' "whole stream p50, direct -> via jwtgate" "$stream_total_direct -> $stream_total_proxy ms"
 echo "  (the first event is not held back when its time stays far below the whole stream's)"
+
+report_dpop
 
 # --- soak -----------------------------------------------------------------------------
 
