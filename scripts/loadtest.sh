@@ -216,19 +216,7 @@ added() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", (a - b) * 100 / b; else printf "n/a" }'
 }
 
-bearer() {
-	printf 'Authorization: Bearer %s' "$1"
-}
-
-login() { # login URL: a jwtgate session token
-	bin/probe json -url "$1/sessions" -method POST -header "X-API-Key: $API_KEY" -field access_token
-}
-
-# On a shared machine throughput drifts by tens of percent over minutes, so one run
-# of A and a later run of B can disagree about A/B. Each target ratio is therefore
-# also measured in ROUNDS short rounds of A and B back to back (alternating which
-# goes first), and the median of the per-round ratios is reported.
-
+# Paired rounds (see "paired rounds" below for why).
 declare -A PAIR PAIRS
 pair_order=()
 
@@ -267,6 +255,14 @@ pair() {
 	PAIRS[$name]="${rs[*]}"
 	PAIR[$name]=$(printf '%s\n' "${rs[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 	pair_order+=("$name")
+}
+
+bearer() {
+	printf 'Authorization: Bearer %s' "$1"
+}
+
+login() { # login URL: a jwtgate session token
+	bin/probe json -url "$1/sessions" -method POST -header "X-API-Key: $API_KEY" -field access_token
 }
 
 # report_header: the first lines of the report (when, what, where).
@@ -316,6 +312,11 @@ measure "gin-jwt POST /login" "$CONNS" "$GJ_PID" -url "$GJ/login" -method POST \
 	-header 'Content-Type: application/json' -body "{\"api_key\":\"$API_KEY\"}"
 
 # --- paired rounds ------------------------------------------------------------------
+# On a shared machine throughput drifts by tens of percent over minutes, so one run
+# of A and a later run of B can disagree about A/B. Each target ratio is therefore
+# also measured in ROUNDS short rounds of A and B back to back (alternating which
+# goes first), and the median of the per-round ratios is reported.
+
 session_body="{\"api_key\":\"$API_KEY\"}"
 pair "protected / unprotected, cache on" -url "$JG/sessions/current" -header "$(bearer "$JG_TOKEN")" -- -url "$JG/healthz"
 pair "protected / unprotected, cache off" -url "$JGNC/sessions/current" -header "$(bearer "$JGNC_TOKEN")" -- -url "$JGNC/healthz"
