@@ -68,6 +68,13 @@ type LimitsConfig struct {
 	Default token.Limits
 	// Max is the ceiling of what a session may ask for.
 	Max token.Limits
+	// MaxSessionAge is jwt.max_session_age: a session's counters are kept
+	// until its start plus this, so that total_tokens holds across refreshes.
+	// Zero: token.DefaultMaxSessionAge.
+	MaxSessionAge time.Duration
+	// MetricsModels are limits.metrics_models, the model names the tokens
+	// metric counts by name; the others count as "other". Empty: none.
+	MetricsModels []string
 }
 
 // ChatConfig configures the /chat routes.

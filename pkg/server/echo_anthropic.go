@@ -116,6 +116,7 @@ func (e *echoBackend) handleMessages(c *gin.Context) {
 	if model == "" {
 		model = echoModel
 	}
+	reportEchoUsage(c, model, r.input, r.output)
 	stop := "end_turn"
 	if r.truncated {
 		stop = "max_tokens"

@@ -126,6 +126,7 @@ func (e *echoBackend) handleChatCompletions(c *gin.Context) {
 	if model == "" {
 		model = echoModel
 	}
+	reportEchoUsage(c, model, r.input, r.output)
 	finish := "stop"
 	if r.truncated {
 		finish = "length"

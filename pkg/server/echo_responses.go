@@ -173,6 +173,7 @@ func (e *echoBackend) handleResponses(c *gin.Context) {
 	if model == "" {
 		model = echoModel
 	}
+	reportEchoUsage(c, model, r.input, r.output)
 	resp := responseObject{
 		ID: newEchoID("resp_"), Object: "response", CreatedAt: time.Now().Unix(), Status: "in_progress",
 		Instructions: req.Instructions, MaxOutputTokens: req.MaxOutputTokens, Model: model,

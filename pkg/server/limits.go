@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/jwtgate/jwtgate/pkg/token"
+	"github.com/jwtgate/jwtgate/pkg/usage"
 )
 
 // The request body members that ask for output tokens: Chat Completions
@@ -36,12 +37,17 @@ var outputMembers = [...]string{memberMaxTokens, memberMaxCompletionTokens, memb
 // max_output_tokens (400 max_output_tokens_exceeded), with the cap added to a body
 // that asks for none. A session without limits costs one check.
 //
-// A body is read only when the session limits models or output tokens, at most
+// A body is read only when the session limits models or output tokens, or
+// counts tokens on an API whose answers report usage (metering.go), at most
 // maxBody bytes (chat.max_body_bytes; zero: [DefaultChatMaxBodyBytes]), into one
 // buffer of its Content-Length, and decoded only at its top level; what is
 // forwarded is that buffer, with the cap member spliced in, so every other byte
-// reaches the upstream unchanged.
-func enforceLimits(maxBody int64) gin.HandlerFunc {
+// reaches the upstream unchanged. With inject (an upstream answers, not the
+// echo backend), a streamed chat completion of a session that counts tokens is
+// also made to ask for its usage chunk ([injectStreamUsage]). What the step
+// learns (the model, the body's length) is noted for counting and the access
+// line.
+func enforceLimits(maxBody int64, inject bool) gin.HandlerFunc {
 	if maxBody <= 0 {
 		maxBody = DefaultChatMaxBodyBytes
 	}
@@ -65,10 +71,15 @@ func enforceLimits(maxBody int64) gin.HandlerFunc {
 			respondError(c, pathNotAllowed(lim))
 			return
 		}
-		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 {
+		// A session that counts tokens has its body read on the APIs whose
+		// answers report usage: for the model, and to ask a stream for its usage.
+		counting := countsTokens(lim) && usage.SurfaceOf(rest) != usage.SurfaceUnknown
+		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 && !counting {
 			return
 		}
-		if e := limitBody(c, lim, rest, maxBody, scanners); e != nil {
+		b := bodyStep{lim: lim, rest: rest, maxBody: maxBody, scanners: scanners,
+			inject: inject && counting, note: chatUsageOf(c.Request.Context())}
+		if e := limitBody(c, &b); e != nil {
 			respondError(c, e)
 		}
 	}
@@ -88,9 +99,20 @@ func modelNotAllowed(lim token.Limits) *apiError {
 		desc: "this session may use only the models " + strings.Join(lim.Models(), ", ")}
 }
 
+// bodyStep is what limitBody works with for one request.
+type bodyStep struct {
+	lim      token.Limits
+	rest     string // the path after /chat
+	maxBody  int64
+	scanners *sync.Pool
+	inject   bool       // ask a streamed chat completion for its usage chunk
+	note     *callUsage // where the model and the body's length are noted; nil: nowhere
+}
+
 // limitBody reads, checks and, where the cap must be added, rewrites c's request
 // body, leaving c.Request ready to forward.
-func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, scanners *sync.Pool) *apiError {
+func limitBody(c *gin.Context, b *bodyStep) *apiError {
+	lim, maxBody := b.lim, b.maxBody
 	r := c.Request
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil // no body: not subject to models, and nothing to cap
@@ -105,6 +127,9 @@ func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, sca
 	}
 	mb := &memBody{parts: [3][]byte{body}}
 	setBody(r, mb)
+	if b.note != nil {
+		b.note.bodyLen = int64(len(body))
+	}
 	if len(body) == 0 {
 		return nil // a chunked body of nothing: no body
 	}
@@ -113,7 +138,7 @@ func limitBody(c *gin.Context, lim token.Limits, rest string, maxBody int64, sca
 	case i == len(body):
 		// White space alone: not JSON.
 	case body[i] == '{':
-		return limitObject(r, mb, lim, rest, scanners)
+		return limitObject(r, mb, b)
 	case body[i] == '[' || body[i] == 0 || body[i] == 0xEF || body[i] == 0xFE || body[i] == 0xFF:
 		// An array cannot be checked, and a leading NUL or byte-order mark is
 		// JSON in UTF-16 or UTF-32, or UTF-8 with a BOM, that some servers
@@ -166,6 +191,7 @@ type bodyScan struct {
 	members int   // top-level members
 	closing int64 // offset of the closing brace
 	model   jsontext.Value
+	stream  jsontext.Value                     // nil: absent
 	out     [len(outputMembers)]jsontext.Value // by outputMembers index; nil: absent
 	outEnd  [len(outputMembers)]int64          // offset just past each value
 }
@@ -173,12 +199,13 @@ type bodyScan struct {
 // limitObject checks a body that starts as a JSON object. It is decoded strictly
 // (duplicate names, invalid UTF-8 and trailing data refused): a body the check
 // reads one way must not reach an upstream that reads it another.
-func limitObject(r *http.Request, mb *memBody, lim token.Limits, rest string, scanners *sync.Pool) *apiError {
+func limitObject(r *http.Request, mb *memBody, b *bodyStep) *apiError {
+	lim, rest := b.lim, b.rest
 	body := mb.parts[0]
-	sc := scanners.Get().(*bodyScanner)
+	sc := b.scanners.Get().(*bodyScanner)
 	var s bodyScan
 	err := sc.scan(body, &s)
-	scanners.Put(sc)
+	b.scanners.Put(sc)
 	switch {
 	case errors.Is(err, jsontext.ErrDuplicateName):
 		return invalidRequest("the request body has a duplicate member")
@@ -198,8 +225,27 @@ func limitObject(r *http.Request, mb *memBody, lim token.Limits, rest string, sc
 		if err != nil || !lim.AllowsModel(string(model)) {
 			return modelNotAllowed(lim)
 		}
+		b.note.setModel(model)
+	} else if s.model.Kind() == '"' && b.note != nil {
+		if model, err := jsontext.AppendUnquote(nil, s.model); err == nil {
+			b.note.setModel(model)
+		}
 	}
 
+	if e := capOutput(r, mb, lim, rest, &s); e != nil {
+		return e
+	}
+	if b.inject && string(s.stream) == "true" && usage.SurfaceOf(rest) == usage.SurfaceChatCompletions {
+		b.note.setInjected(injectStreamUsage(r, mb))
+	}
+	return nil
+}
+
+// capOutput checks the output-token members of a scanned body against the
+// session's max_output_tokens and, for a body that asks for none, splices in
+// the cap.
+func capOutput(r *http.Request, mb *memBody, lim token.Limits, rest string, s *bodyScan) *apiError {
+	body := mb.parts[0]
 	maxOut := lim.MaxOutputTokens()
 	if maxOut == 0 {
 		return nil
@@ -212,7 +258,7 @@ func limitObject(r *http.Request, mb *memBody, lim token.Limits, rest string, sc
 			return e
 		}
 	}
-	member, asked := capMember(rest, &s)
+	member, asked := capMember(rest, s)
 	if member < 0 || asked {
 		return nil
 	}
@@ -270,12 +316,16 @@ func (sc *bodyScanner) scan(body []byte, s *bodyScan) error {
 		}
 		slot := -1
 		switch string(n) {
-		case "model":
+		case "model", "stream":
 			v, err := dec.ReadValue()
 			if err != nil {
 				return err
 			}
-			s.model = v
+			if n[0] == 'm' {
+				s.model = v
+			} else {
+				s.stream = v
+			}
 			continue
 		case memberMaxTokens:
 			slot = 0

@@ -135,7 +135,7 @@ func TestLimitsOnChat(t *testing.T) {
 			up := newRecordingUpstream(t)
 			cfg := testChatConfig(up.url)
 			cfg.MaxBodyBytes = 4096
-			front, _ := newTestFront(t, cfg, limitedClaims(t, tt.limits), enforceLimits(cfg.MaxBodyBytes))
+			front, _ := newTestFront(t, cfg, limitedClaims(t, tt.limits), enforceLimits(cfg.MaxBodyBytes, true))
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
@@ -186,7 +186,7 @@ func TestLimitsOnChat(t *testing.T) {
 func TestLimitsRefusalsNameTheLimits(t *testing.T) {
 	up := newRecordingUpstream(t)
 	cfg := testChatConfig(up.url)
-	front, _ := newTestFront(t, cfg, limitedClaims(t, `{"models":["gpt-4o-mini","claude-*"],"paths":["/chat/completions"],"max_output_tokens":256}`), enforceLimits(cfg.MaxBodyBytes))
+	front, _ := newTestFront(t, cfg, limitedClaims(t, `{"models":["gpt-4o-mini","claude-*"],"paths":["/chat/completions"],"max_output_tokens":256}`), enforceLimits(cfg.MaxBodyBytes, true))
 	for _, tt := range []struct {
 		path, body, want string
 	}{
@@ -212,7 +212,7 @@ func TestLimitsCopyLargeBodyOnce(t *testing.T) {
 	}
 	claims := token.Claims{ID: "jti", APIKey: testAPIKey, Limits: lim}
 	gin.SetMode(gin.TestMode)
-	h := enforceLimits(2 << 20)
+	h := enforceLimits(2<<20, true)
 	run := func() *http.Request {
 		w := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(w)
@@ -259,7 +259,7 @@ func BenchmarkLimitsBody(b *testing.B) {
 	}
 	claims := token.Claims{ID: "jti", APIKey: testAPIKey, Limits: lim}
 	gin.SetMode(gin.TestMode)
-	h := enforceLimits(2 << 20)
+	h := enforceLimits(2<<20, true)
 	for _, size := range []int{1 << 10, 1 << 20} {
 		const head, tail = `{"model":"gpt-test","messages":[{"role":"user","content":"`, `"}],"temperature":0.2}`
 		body := head + strings.Repeat("x", size-len(head)-len(tail)) + tail

@@ -17,10 +17,11 @@ import (
 // requestInfo collects what handlers learn about a request for its access log
 // line. Only the goroutine serving the request touches it.
 type requestInfo struct {
-	requestID   string // the client's X-Request-ID when well formed, else generated
-	fingerprint string // API key fingerprint, once known
-	authFailure string // why the bearer middleware refused the request
-	ending      string // how a response that did not run to its end ended (streamend.go)
+	requestID   string    // the client's X-Request-ID when well formed, else generated
+	fingerprint string    // API key fingerprint, once known
+	authFailure string    // why the bearer middleware refused the request
+	ending      string    // how a response that did not run to its end ended (streamend.go)
+	chat        callUsage // what counting learned about a /chat/* request (metering.go)
 }
 
 type requestInfoKey struct{}
@@ -91,11 +92,11 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 	if !logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	fp := info.fingerprint
+	fp, sid := info.fingerprint, ""
 	if claims, ok := token.FromContext(ctx); ok {
-		fp = claims.APIKeyFingerprint
+		fp, sid = claims.APIKeyFingerprint, claims.SessionID
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 15)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("route", route),
@@ -111,6 +112,9 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 	}
 	if info.authFailure != "" {
 		attrs = append(attrs, slog.String("auth_failure", info.authFailure))
+	}
+	if isChatPath(c.Request.URL.Path) {
+		attrs = appendChatAttrs(attrs, &info.chat, sid)
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }

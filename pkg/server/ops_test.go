@@ -27,7 +27,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if res := get("/healthz"); res.status != http.StatusOK || res.body != `{"status":"ok","version":"v0.0.0-test"}` {
 		t.Errorf("/healthz = %d %s", res.status, res.body)
 	}
-	if res := get("/readyz"); res.status != http.StatusOK || res.body != `{"status":"ready"}` {
+	if res := get("/readyz"); res.status != http.StatusOK || res.body != `{"status":"ready","limits":"local"}` {
 		t.Errorf("/readyz at start = %d %s, want ready", res.status, res.body)
 	}
 	ts.srv.SetReady(false)

@@ -79,6 +79,7 @@ type proxyCall struct {
 	out      clientWriter // what the reverse proxy writes to
 	body     upstreamBody // the upstream's response body, once answered
 	in       clientBody   // the client's request body, when it has one
+	usage    *callUsage   // the request's counting state (metering.go); nil: none
 }
 
 type proxyCallKey struct{}
@@ -227,6 +228,7 @@ func (p *chatProxy) handle(c *gin.Context) {
 		ws:        hs,
 		protocols: protocols,
 		offered:   offered,
+		usage:     chatUsageOf(r.Context()),
 	}
 	if !p.isAllowed(rest) {
 		writeChatError(w, http.StatusNotFound, codeNotFound, "the chat path is not available")
@@ -336,6 +338,10 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	h.Del("X-Api-Key")
 	h.Del("Cookie")
 	h.Del("Dpop")
+	if call.usage.readsUsage() {
+		// A compressed answer's usage cannot be read as it passes.
+		h.Del("Accept-Encoding")
+	}
 	if call.offered {
 		setProtocols(h, call.protocols)
 	}
@@ -363,6 +369,7 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 	}
 	if call != nil {
 		call.body.wrap(p, res, p.idleTimeout, func() { call.cancel(errIdleTimeout) })
+		readUsage(res, call.usage)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtgate/jwtgate/pkg/ginauth"
+	"github.com/jwtgate/jwtgate/pkg/meter"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -55,6 +56,11 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Version is reported by /healthz and the jwtgate_build_info metric.
 	Version string
+	// Meter counts the sessions' requests and tokens under their limits
+	// (docs/DESIGN.md, "Session limits"); its state shows in /readyz and the
+	// metrics. The caller builds it (with Redis, say) and closes it after the
+	// server is done. Nil: a meter with local counters of default capacity.
+	Meter *meter.Meter
 }
 
 // Server is jwtgate's HTTP handler. It starts ready.
@@ -161,6 +167,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Limits.Default.Within(cfg.Limits.Max); err != nil {
 		return nil, fmt.Errorf("limits.default: not within limits.max: %w", err)
 	}
+	counting, err := newMetering(cfg.Limits, d.Meter, reg, logger)
+	if err != nil {
+		return nil, err
+	}
 	limiter, err := newRateLimiter[netip.Addr](cfg.SessionsPerMinute, cfg.Burst, rateLimitClients)
 	if err != nil {
 		return nil, err
@@ -225,15 +235,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	chatAuth := ginauth.New(currentVerifier{s}, append(proofs, hook, ginauth.WithErrorWriter(writeChatRefusal),
 		ginauth.WithXAPIKey(), ginauth.WithWebSocketProtocol())...)
 	rd := routeDeps{
-		version: d.Version,
-		ready:   &s.ready,
-		logger:  logger,
-		jwks:    handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
+		version:  d.Version,
+		ready:    &s.ready,
+		counters: counting.m.State,
+		logger:   logger,
+		jwks:     handleJWKS(s.cur.Load, cfg.JWKSMaxAge),
 		sessions: sessionDeps{live: s.cur.Load, metrics: m, logger: logger, maxBody: cfg.MaxBodyBytes, auth: auth, limits: cfg.Limits,
 			requestURL: fw.requestURL},
 		auth:     auth.Handler(),
 		chatAuth: chatAuth,
-		limits:   enforceLimits(cfg.Chat.MaxBodyBytes),
+		limits:   enforceLimits(cfg.Chat.MaxBodyBytes, cfg.Chat.UpstreamURL != nil),
+		count:    counting.handle,
 		chat:     chat,
 	}
 	if cfg.PublicMetrics {

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwtgate/jwtgate/pkg/meter"
+	"github.com/jwtgate/jwtgate/pkg/usage"
+)
+
+// Values of the kind label of jwtgate_chat_tokens_total.
+const (
+	tokenKindInput  = "input"
+	tokenKindOutput = "output"
+)
+
+// Values of the model label besides the configured model names.
+const (
+	modelOther   = "other"   // a model not in limits.metrics_models
+	modelUnknown = "unknown" // the request's body was not read (a session without limits on models, output or tokens)
+)
+
+// usageMetrics are the counting step's series. Every label has a bounded set
+// of values: models are the configured list plus "other" and "unknown",
+// limits and surfaces are fixed sets.
+type usageMetrics struct {
+	models map[string]struct{} // limits.metrics_models
+
+	tokens      *prometheus.CounterVec // by model and kind
+	estimated   prometheus.Counter
+	missing     *prometheus.CounterVec // by surface
+	parseErrors *prometheus.CounterVec // by surface
+	refusals    *prometheus.CounterVec // by limit
+}
+
+// newUsageMetrics registers the counting step's series on reg, and the
+// meter's state and counts as functions read at each scrape.
+func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) (*usageMetrics, error) {
+	um := &usageMetrics{
+		models: make(map[string]struct{}, len(models)),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_chat_tokens_total",
+			Help: "Tokens the chat answers reported, by model (limits.metrics_models, else other; unknown when the request body was not read) and kind (input, output).",
+		}, []string{"model", "kind"}),
+		estimated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jwtgate_chat_tokens_estimated_total",
+			Help: "Tokens charged by estimate for chat answers that ended without reporting their usage.",
+		}),
+		missing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_chat_usage_missing_total",
+			Help: "Successful chat answers that ended without reporting their usage (a client that went away, a stream cut short, an upstream that reports none), by API.",
+		}, []string{"surface"}),
+		parseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_chat_usage_malformed_total",
+			Help: "Parts of chat answers whose usage could not be read (events that are not JSON, usage that is not a count), by API; the bytes were passed on all the same.",
+		}, []string{"surface"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwtgate_limits_refused_total",
+			Help: "Chat requests refused with 429 by a session limit, by limit.",
+		}, []string{"limit"}),
+	}
+	for _, name := range models {
+		um.models[name] = struct{}{}
+	}
+
+	var err error
+	if um.tokens, err = register(reg, um.tokens); err != nil {
+		return nil, err
+	}
+	if um.estimated, err = register(reg, um.estimated); err != nil {
+		return nil, err
+	}
+	if um.missing, err = register(reg, um.missing); err != nil {
+		return nil, err
+	}
+	if um.parseErrors, err = register(reg, um.parseErrors); err != nil {
+		return nil, err
+	}
+	if um.refusals, err = register(reg, um.refusals); err != nil {
+		return nil, err
+	}
+	for _, s := range []meter.State{meter.StateLocal, meter.StateShared, meter.StateFallback} {
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "jwtgate_limits_state",
+			Help:        "1 for where the session counters are now: local (no limits.redis_url), shared (in Redis) or fallback (Redis unreachable: this replica's own counters); 0 for the others.",
+			ConstLabels: prometheus.Labels{"state": s.String()},
+		}, func() float64 {
+			if m.State() == s {
+				return 1
+			}
+			return 0
+		})
+		if _, err := register(reg, g); err != nil {
+			return nil, err
+		}
+	}
+	funcs := []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "jwtgate_limits_redis_errors_total",
+			Help: "Redis calls of the session counters that failed.",
+		}, func() float64 { return float64(m.Stats().RedisErrors) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "jwtgate_limits_local_decisions_total",
+			Help: "Chat requests admitted or refused on this replica's own counters while Redis was unreachable.",
+		}, func() float64 { return float64(m.Stats().LocalDecisions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "jwtgate_limits_evictions_total",
+			Help: "Sessions whose local counters were dropped because limits.max_sessions were held.",
+		}, func() float64 { return float64(m.Stats().Evictions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jwtgate_limits_sessions",
+			Help: "Sessions with counters on this replica (bounded by limits.max_sessions).",
+		}, func() float64 { return float64(m.Stats().Sessions) }),
+	}
+	for _, c := range funcs {
+		if _, err := register(reg, c); err != nil {
+			return nil, err
+		}
+	}
+
+	// Pre-declare the series whose label values are known.
+	for _, kind := range []string{tokenKindInput, tokenKindOutput} {
+		for _, model := range append([]string{modelOther, modelUnknown}, models...) {
+			um.tokens.WithLabelValues(model, kind)
+		}
+	}
+	for _, s := range []usage.Surface{usage.SurfaceChatCompletions, usage.SurfaceResponses, usage.SurfaceMessages} {
+		um.missing.WithLabelValues(s.String())
+		um.parseErrors.WithLabelValues(s.String())
+	}
+	for _, l := range []meter.Limit{meter.LimitRequestsPerMinute, meter.LimitTokensPerMinute, meter.LimitTotalTokens, meter.LimitConcurrentRequests} {
+		um.refusals.WithLabelValues(l.String())
+	}
+	return um, nil
+}
+
+// modelLabel bounds the model label: a configured name as it is, anything
+// else as "other", and "unknown" when the body was not read.
+func (um *usageMetrics) modelLabel(model string) string {
+	if model == "" {
+		return modelUnknown
+	}
+	if _, ok := um.models[model]; ok {
+		return model
+	}
+	return modelOther
+}
