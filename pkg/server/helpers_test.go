@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwtgate/jwtgate/pkg/meter"
 	"github.com/jwtgate/jwtgate/pkg/server"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -94,6 +95,9 @@ type testOptions struct {
 	verifierOpts []token.VerifierOption
 	keys         *token.KeySet
 	logLevel     slog.Level // default debug: every line is captured
+	// meterOpts go to the session counters' meter, after meter.WithClock
+	// with the test's clock.
+	meterOpts []meter.Option
 }
 
 func newTestKeySet(t testing.TB) *token.KeySet {
@@ -140,13 +144,20 @@ func newTestServer(t testing.TB, modify ...func(*testOptions)) *testServer {
 		t.Fatalf("NewVerifier: %v", err)
 	}
 	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
+	m, err := meter.New(append([]meter.Option{meter.WithClock(clock.now), meter.WithLogger(logger)}, o.meterOpts...)...)
+	if err != nil {
+		t.Fatalf("meter.New: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
 	reg := prometheus.NewRegistry()
 	srv, err := server.New(o.cfg, server.Deps{
 		Issuer:   iss,
 		Verifier: ver,
-		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel})),
+		Logger:   logger,
 		Registry: reg,
 		Version:  "v0.0.0-test",
+		Meter:    m,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

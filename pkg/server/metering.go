@@ -62,7 +62,10 @@ type callUsage struct {
 	bodyLen int64         // the request body's length when it was read, else its Content-Length
 	// limited: jwtgate sets the session's x-ratelimit-* headers, so the
 	// upstream's are dropped.
-	limited  bool
+	limited bool
+	// counted: the session has a token limit, so an answer without its usage
+	// is charged an estimate.
+	counted  bool
 	injected bool          // jwtgate added stream_options.include_usage
 	reader   *usage.Reader // the proxied answer's body, when read
 	echo     usage.Result  // what the echo backend reported
@@ -179,6 +182,7 @@ func (mt *metering) handle(c *gin.Context) {
 	d := mt.m.Admit(ctx, meter.Key{Session: claims.SessionID, Expires: claims.SessionStart.Add(mt.sessionAge)}, lim)
 	d.SetHeaders(c.Writer.Header())
 	u.limited = d.Requests.Limit > 0 || d.Tokens.Limit > 0
+	u.counted = lim.CountsTokens()
 	if !d.Allowed {
 		u.refused = d.Refused
 		mt.metrics.refusals.WithLabelValues(d.Refused.String()).Inc()
@@ -212,8 +216,10 @@ func (mt *metering) finish(ctx context.Context, status int, info *requestInfo, d
 		// Cut short after its usage began (Messages reports the input
 		// first): at least one output token per event the client got.
 		tokens = res.Usage.InputTokens + max(res.Usage.OutputTokens, int64(res.Events))
-	case !res.Found && u.reader != nil && status/100 == 2:
-		// A 2xx answer of a usage API that reported none.
+	case !res.Found && u.counted && u.reader != nil && status/100 == 2:
+		// A 2xx answer of a usage API that reported none. (The streamed chat
+		// completion of a session that counts no tokens is not asked for
+		// its usage: that is no missing usage.)
 		tokens = (u.bodyLen+bytesPerEstimatedToken-1)/bytesPerEstimatedToken + int64(res.Events)
 		u.guessed = true
 		mt.metrics.missing.WithLabelValues(u.surface.String()).Inc()

@@ -47,7 +47,7 @@ func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) 
 		}),
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_chat_usage_missing_total",
-			Help: "Successful chat answers that ended without reporting their usage (a client that went away, a stream cut short, an upstream that reports none), by API.",
+			Help: "Successful chat answers of sessions with a token limit that ended without reporting their usage (a client that went away, a stream cut short, an upstream that reports none) and were charged an estimate, by API.",
 		}, []string{"surface"}),
 		parseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_chat_usage_malformed_total",
