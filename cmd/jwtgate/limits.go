@@ -8,14 +8,16 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// sessionLimits returns limits.default and limits.max as the server takes them.
+// sessionLimits returns limits.default, limits.max, limits.metrics_models and
+// jwt.max_session_age (how long a session's counters live) as the server takes them.
 // config.Load has checked them already; the error is for a Config built otherwise.
 func sessionLimits(cfg config.Config) (server.LimitsConfig, error) {
 	def, ceiling, err := cfg.Limits.Build()
 	if err != nil {
 		return server.LimitsConfig{}, err
 	}
-	return server.LimitsConfig{Default: def, Max: ceiling}, nil
+	return server.LimitsConfig{Default: def, Max: ceiling, MaxSessionAge: cfg.JWT.MaxSessionAge,
+		MetricsModels: cfg.Limits.MetricsModels}, nil
 }
 
 // issueLimits returns the limits `token issue --limits` signs: the JSON the flag

@@ -94,12 +94,19 @@ func serve(ctx context.Context, load func() (config.Config, error), logw io.Writ
 	if sc.DPoP, err = dpopConfig(cfg, nonceRandom); err != nil {
 		return err
 	}
+	counters, err := newMeter(cfg, logger)
+	if err != nil {
+		return err
+	}
+	// Closed once the servers are done: requests in flight are charged first.
+	defer counters.Close()
 	srv, err := server.New(sc, server.Deps{
 		Issuer:   iss,
 		Verifier: ver,
 		Logger:   logger,
 		Registry: reg,
 		Version:  version,
+		Meter:    counters,
 	})
 	if err != nil {
 		return fmt.Errorf("building the server: %w", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jwtgate/jwtgate/pkg/dpop"
+	"github.com/jwtgate/jwtgate/pkg/meter"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -264,6 +265,20 @@ type Limits struct {
 	Default LimitSet `mapstructure:"default"`
 	// Max is limits.max: the most a session may ask for.
 	Max LimitSet `mapstructure:"max"`
+	// RedisURL is limits.redis_url: redis://[[user]:password@]host[:port][/db]
+	// or rediss:// for TLS. With it, every replica shares the sessions'
+	// counters in Redis; without it (the default), each replica counts on its
+	// own, so N replicas let through at most N times a limit. A Redis that is
+	// unreachable never stops jwtgate: it counts locally until Redis answers.
+	RedisURL RedisURL `mapstructure:"redis_url"`
+	// MaxSessions is limits.max_sessions, the most sessions a replica keeps
+	// local counters for (about 200 bytes each; default 100000, about 20 MB);
+	// past it the least recently used session's counters are dropped.
+	MaxSessions int `mapstructure:"max_sessions"`
+	// MetricsModels is limits.metrics_models, the model names that
+	// jwtgate_chat_tokens_total counts by name; any other model counts as
+	// "other". Default: none. JWTGATE_LIMITS_METRICS_MODELS is comma-separated.
+	MetricsModels []string `mapstructure:"metrics_models"`
 }
 
 // LimitSet is one set of session limits. Zero numbers and empty lists mean no
@@ -328,6 +343,7 @@ func Default() Config {
 			VerifyCacheSize: token.DefaultCacheSize,
 			JWKSMaxAge:      5 * time.Minute,
 		},
+		Limits: Limits{MaxSessions: meter.DefaultCapacity},
 		Chat: Chat{
 			UpstreamAuthHeader:    "Authorization",
 			UpstreamAuthScheme:    "Bearer",

@@ -161,6 +161,9 @@ func TestLoadEnv(t *testing.T) {
 		"JWTGATE_LIMITS_DEFAULT_MAX_OUTPUT_TOKENS": "512",
 		"JWTGATE_LIMITS_MAX_PATHS":                 "/chat/completions,/v1/messages",
 		"JWTGATE_LIMITS_MAX_TOTAL_TOKENS":          "100000",
+		"JWTGATE_LIMITS_REDIS_URL":                 "rediss://:pw@redis.internal:6380/2",
+		"JWTGATE_LIMITS_MAX_SESSIONS":              "5000",
+		"JWTGATE_LIMITS_METRICS_MODELS":            "gpt-4o-mini, claude-sonnet-4-5",
 		// jwt.keys comes from the file only: this must be ignored, not decoded.
 		"JWTGATE_JWT_KEYS": "not-a-list",
 	}
@@ -188,6 +191,9 @@ func TestLoadEnv(t *testing.T) {
 	want.Metrics = config.Metrics{Enabled: false, Addr: "127.0.0.1:9090"}
 	want.Limits.Default = config.LimitSet{Models: []string{"gpt-4o-mini", "claude-*"}, MaxOutputTokens: 512}
 	want.Limits.Max = config.LimitSet{Paths: []string{"/chat/completions", "/v1/messages"}, TotalTokens: 100000}
+	want.Limits.RedisURL = "rediss://:pw@redis.internal:6380/2"
+	want.Limits.MaxSessions = 5000
+	want.Limits.MetricsModels = []string{"gpt-4o-mini", "claude-sonnet-4-5"}
 	got := c
 	if got.Chat.UpstreamURL == nil || got.Chat.UpstreamURL.String() != "http://127.0.0.1:9000/v1" {
 		t.Errorf("chat.upstream_url = %v, want http://127.0.0.1:9000/v1", got.Chat.UpstreamURL)
@@ -515,6 +521,9 @@ func TestLoadErrorsNeverContainSecrets(t *testing.T) {
 		{name: "secret beside an unknown key", yaml: fmt.Sprintf("jwt:\n  secret: %q\n  ttll: 1m\n", planted)},
 		{name: "secret beside a bad value", yaml: fmt.Sprintf("jwt:\n  secret: %q\n  ttl: fast\n", planted)},
 		{name: "bad sha256 allow-list entry", yaml: fmt.Sprintf("api_keys:\n  allowed: [\"sha256:%s\"]\n", planted)},
+		{name: "redis URL with a bad port", yaml: fmt.Sprintf("limits:\n  redis_url: \"redis://:%s@127.0.0.1:x/0\"\n", planted)},
+		{name: "redis URL with a bad scheme", yaml: fmt.Sprintf("limits:\n  redis_url: \"http://:%s@127.0.0.1:6379/0\"\n", planted)},
+		{name: "redis URL with a bad database", env: map[string]string{"JWTGATE_LIMITS_REDIS_URL": "redis://:" + planted + "@127.0.0.1:6379/x"}},
 		{name: "unparsable upstream URL", yaml: fmt.Sprintf("chat:\n  upstream_url: \"http://user:%s@127.0.0.1:x/\"\n", planted)},
 		{name: "secret file given as config", yaml: planted},
 		{name: "secret as a number", yaml: "jwt:\n  secret: 123456789012345678901234567890123\n"},

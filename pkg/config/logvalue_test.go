@@ -22,6 +22,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	}
 	c.APIKeys.Allowed = []config.Secret{planted + "-api-1", planted + "-api-2"}
 	c.Chat.UpstreamURL = mustURL(t, "https://user:"+planted+"@127.0.0.1:9000/v1?key="+planted+"#"+planted)
+	c.Limits.RedisURL = config.RedisURL("rediss://default:" + planted + "@redis.internal:6380/1?dial_timeout=" + planted)
 
 	var js, text bytes.Buffer
 	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", c)
@@ -57,6 +58,9 @@ func TestLogValueMasksSecrets(t *testing.T) {
 			Chat struct {
 				UpstreamURL string `json:"upstream_url"`
 			} `json:"chat"`
+			Limits struct {
+				RedisURL string `json:"redis_url"`
+			} `json:"limits"`
 		} `json:"config"`
 	}
 	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
@@ -71,6 +75,9 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	}
 	if k := got.JWT.Keys["1"]; k["kid"] != "b" || k["private_key_file"] != "/run/b.pem" {
 		t.Errorf("jwt.keys[1] logged as %v", k)
+	}
+	if got.Limits.RedisURL != "rediss://redis.internal:6380/1" {
+		t.Errorf("limits.redis_url logged as %q, want scheme, host and path only", got.Limits.RedisURL)
 	}
 	if got.APIKeys.Allowed != 2 {
 		t.Errorf("api_keys.allowed logged as %d, want the count 2", got.APIKeys.Allowed)

@@ -78,6 +78,8 @@ func plainValue(v reflect.Value) any {
 	switch x := v.Interface().(type) {
 	case Secret:
 		return string(x)
+	case RedisURL:
+		return string(x)
 	case []Secret:
 		out := make([]string, 0, len(x))
 		for _, s := range x {

@@ -58,6 +58,7 @@ func (c Config) Validate() error {
 	c.RateLimit.validate(&p)
 	_, _, limitErrs := c.Limits.build()
 	p = append(p, limitErrs...)
+	c.Limits.validate(&p)
 	c.Metrics.validate(&p, c.Server.Addr)
 	c.Log.validate(&p)
 	return errors.Join(p...)

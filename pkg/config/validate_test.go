@@ -143,6 +143,10 @@ func TestValidate(t *testing.T) {
 			c.Limits.Default = config.LimitSet{Models: []string{"gpt-4o-mini"}, MaxOutputTokens: 512}
 			c.Limits.Max = config.LimitSet{Models: []string{"gpt-4o*"}, Paths: []string{"/chat/"}, MaxOutputTokens: 2048, TotalTokens: 100000}
 		}},
+		{name: "redis URL", edit: func(_ *testing.T, c *config.Config) { c.Limits.RedisURL = "rediss://user:pw@redis:6380/1" }},
+		{name: "redis URL without host", edit: func(_ *testing.T, c *config.Config) { c.Limits.RedisURL = "redis:///0" }, want: "limits.redis_url: invalid redis URL: no host"},
+		{name: "redis URL of another scheme", edit: func(_ *testing.T, c *config.Config) { c.Limits.RedisURL = "tcp://redis:6379" }, want: "limits.redis_url: invalid redis URL: the scheme must be redis or rediss"},
+		{name: "no local sessions", edit: func(_ *testing.T, c *config.Config) { c.Limits.MaxSessions = 0 }, want: "limits.max_sessions: must be from 1 to 10000000, got 0"},
 		{name: "negative limit", edit: func(_ *testing.T, c *config.Config) { c.Limits.Max.RequestsPerMinute = -1 }, want: "limits.max.requests_per_minute: must be a whole number"},
 		{name: "star in a model", edit: func(_ *testing.T, c *config.Config) { c.Limits.Default.Models = []string{"a", "gpt-*-mini"} }, want: "limits.default.models[1]: may hold * only at its end"},
 		{name: "empty model pattern", edit: func(_ *testing.T, c *config.Config) { c.Limits.Max.Models = []string{""} }, want: "limits.max.models[0]: must not be empty"},

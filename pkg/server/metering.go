@@ -145,6 +145,9 @@ type metering struct {
 // newMetering builds the counting step over m (nil: a meter with local
 // counters of default capacity), registering its metrics on reg.
 func newMetering(cfg LimitsConfig, m *meter.Meter, reg *prometheus.Registry, logger *slog.Logger) (*metering, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if m == nil {
 		var err error
 		if m, err = meter.New(meter.WithLogger(logger)); err != nil {

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtgate/jwtgate/pkg/meter"
@@ -18,6 +22,34 @@ const (
 	modelOther   = "other"   // a model not in limits.metrics_models
 	modelUnknown = "unknown" // the request's body was not read (a session without limits on models, output or tokens)
 )
+
+// MaxMetricsModels bounds limits.metrics_models, and with it the model label.
+const MaxMetricsModels = 100
+
+// Validate checks the counting settings of c: limits.metrics_models holds at
+// most [MaxMetricsModels] distinct names of 1 to 128 bytes of UTF-8, none of
+// them "other" or "unknown" (the label's own values). Each problem names its
+// key; no name is quoted, since a name may be anything.
+func (c LimitsConfig) Validate() error {
+	var errs []error
+	if n := len(c.MetricsModels); n > MaxMetricsModels {
+		errs = append(errs, fmt.Errorf("limits.metrics_models: at most %d names, got %d", MaxMetricsModels, n))
+	}
+	seen := make(map[string]bool, len(c.MetricsModels))
+	for i, m := range c.MetricsModels {
+		key := fmt.Sprintf("limits.metrics_models[%d]", i)
+		switch {
+		case m == "" || len(m) > maxModelLen || !utf8.ValidString(m):
+			errs = append(errs, fmt.Errorf("%s: must be 1 to %d bytes of UTF-8", key, maxModelLen))
+		case m == modelOther || m == modelUnknown:
+			errs = append(errs, fmt.Errorf("%s: %s is the label of models not in the list", key, m))
+		case seen[m]:
+			errs = append(errs, fmt.Errorf("%s: listed twice", key))
+		}
+		seen[m] = true
+	}
+	return errors.Join(errs...)
+}
 
 // usageMetrics are the counting step's series. Every label has a bounded set
 // of values: models are the configured list plus "other" and "unknown",

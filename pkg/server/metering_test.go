@@ -645,3 +645,27 @@ func TestReadyzShowsCounters(t *testing.T) {
 		t.Error("the Redis password is in the logs")
 	}
 }
+
+func TestLimitsConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		models []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{"gpt-4o", "claude-sonnet-4-5"}, ""},
+		{[]string{"gpt-4o", ""}, "limits.metrics_models[1]: must be 1 to 128 bytes of UTF-8"},
+		{[]string{strings.Repeat("m", 129)}, "limits.metrics_models[0]: must be 1 to 128 bytes of UTF-8"},
+		{[]string{"\xff"}, "limits.metrics_models[0]: must be 1 to 128 bytes of UTF-8"},
+		{[]string{"other"}, "limits.metrics_models[0]: other is the label of models not in the list"},
+		{[]string{"a", "b", "a"}, "limits.metrics_models[2]: listed twice"},
+		{strings.Split(strings.Repeat("m,", 100)+"m", ","), "limits.metrics_models: at most 100 names, got 101"},
+	} {
+		err := server.LimitsConfig{MetricsModels: tt.models}.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%d models: %v, want valid", len(tt.models), err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%d models: %v, want %q", len(tt.models), err, tt.want)
+		}
+	}
+}
