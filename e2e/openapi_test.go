@@ -242,6 +242,26 @@ func TestOpenAPI(t *testing.T) {
 	} {
 		sp.check(t, echo, x)
 	}
+	// A counted session: one request a minute and a small budget, so the
+	// second request of each is refused with 429 and the x-ratelimit-* headers.
+	var rtok, btok session
+	sp.check(t, echo, specCall{name: "rate-limited session", req: request{Method: post, Path: "/sessions", Header: key,
+		Body: `{"limits":{"requests_per_minute":1}}`}, status: 201, validRequest: true}).JSON(t, &rtok)
+	sp.check(t, echo, specCall{name: "budgeted session", req: request{Method: post, Path: "/sessions", Header: key,
+		Body: `{"limits":{"total_tokens":3}}`}, status: 201, validRequest: true}).JSON(t, &btok)
+	for _, x := range []specCall{
+		{name: "counted: chat", req: request{Method: post, Path: "/chat/chat/completions", Token: rtok.AccessToken, Body: chatBody}, status: 200, validRequest: true},
+		{name: "counted: rate", req: request{Method: post, Path: "/chat/chat/completions", Token: rtok.AccessToken, Body: chatBody}, status: 429, validRequest: true},
+		{name: "counted: models, rate", req: request{Method: get, Path: "/chat/models", Token: rtok.AccessToken}, status: 429, validRequest: true},
+		{name: "counted: budget spent", req: request{Method: post, Path: "/chat/v1/messages", Token: btok.AccessToken, Body: `{"model":"echo","max_tokens":64,"messages":[{"role":"user","content":"validate me"}]}`}, status: 200, validRequest: true},
+		{name: "counted: budget", req: request{Method: post, Path: "/chat/responses", Token: btok.AccessToken, Body: `{"model":"echo","input":"validate me"}`}, status: 429, validRequest: true},
+	} {
+		resp := sp.check(t, echo, x)
+		if x.status == 429 && (resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Remaining-Requests")+resp.Header.Get("X-Ratelimit-Remaining-Tokens") != "0") {
+			t.Errorf("%s: Retry-After %q, remaining %q/%q", x.name, resp.Header.Get("Retry-After"),
+				resp.Header.Get("X-Ratelimit-Remaining-Requests"), resp.Header.Get("X-Ratelimit-Remaining-Tokens"))
+		}
+	}
 
 	// A DPoP-bound session (dpop_test.go's client): token_type DPoP, dpop_jkt, the
 	// DPoP challenge of a downgrade and of a refused proof.

@@ -108,6 +108,16 @@ func (s *Server) URL() string {
 	return u.String()
 }
 
+// CAFile is the PEM file of the authority that signed a TLS server's
+// certificate, for a process that reads its roots from a file (SSL_CERT_FILE);
+// "" without [WithTLS].
+func (s *Server) CAFile() string {
+	if s.tls == nil {
+		return ""
+	}
+	return s.tls.ca
+}
+
 // RootCAs holds the authority that signed a TLS server's certificate (nil
 // without [WithTLS]).
 func (s *Server) RootCAs() *x509.CertPool {
