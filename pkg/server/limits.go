@@ -192,6 +192,7 @@ type bodyScan struct {
 	closing int64 // offset of the closing brace
 	model   jsontext.Value
 	stream  jsontext.Value                     // nil: absent
+	options bool                               // stream_options is present
 	out     [len(outputMembers)]jsontext.Value // by outputMembers index; nil: absent
 	outEnd  [len(outputMembers)]int64          // offset just past each value
 }
@@ -236,7 +237,7 @@ func limitObject(r *http.Request, mb *memBody, b *bodyStep) *apiError {
 		return e
 	}
 	if b.inject && string(s.stream) == "true" && usage.SurfaceOf(rest) == usage.SurfaceChatCompletions {
-		b.note.setInjected(injectStreamUsage(r, mb))
+		b.note.setInjected(injectStreamUsage(r, mb, &s))
 	}
 	return nil
 }
@@ -316,6 +317,12 @@ func (sc *bodyScanner) scan(body []byte, s *bodyScan) error {
 		}
 		slot := -1
 		switch string(n) {
+		case "stream_options":
+			s.options = true
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
 		case "model", "stream":
 			v, err := dec.ReadValue()
 			if err != nil {
@@ -407,7 +414,7 @@ func setBody(r *http.Request, b *memBody) {
 type memBody struct {
 	parts [3][]byte
 	i     int
-	spare [48]byte // holds the spliced member
+	spare [96]byte // holds the spliced members: the cap and stream_options
 }
 
 // Len returns the bytes left to read.

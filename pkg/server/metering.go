@@ -66,9 +66,10 @@ type callUsage struct {
 	// counted: the session has a token limit, so an answer without its usage
 	// is charged an estimate.
 	counted  bool
-	injected bool          // jwtgate added stream_options.include_usage
-	reader   *usage.Reader // the proxied answer's body, when read
-	echo     usage.Result  // what the echo backend reported
+	injected bool              // jwtgate added stream_options.include_usage
+	buffers  *usage.BufferPool // lends a stripping reader its buffers
+	reader   *usage.Reader     // the proxied answer's body, when read
+	echo     usage.Result      // what the echo backend reported
 	echoed   bool
 	refused  meter.Limit  // the limit that refused the request (429)
 	res      usage.Result // the answer's usage, once it ended
@@ -140,6 +141,7 @@ type metering struct {
 	sessionAge time.Duration // jwt.max_session_age: how long a session's counters live
 	metrics    *usageMetrics
 	logger     *slog.Logger
+	buffers    *usage.BufferPool // the stripping readers' buffers
 }
 
 // newMetering builds the counting step over m (nil: a meter with local
@@ -162,7 +164,7 @@ func newMetering(cfg LimitsConfig, m *meter.Meter, reg *prometheus.Registry, log
 	if age <= 0 {
 		age = token.DefaultMaxSessionAge
 	}
-	return &metering{m: m, sessionAge: age, metrics: um, logger: logger}, nil
+	return &metering{m: m, sessionAge: age, metrics: um, logger: logger, buffers: usage.NewBufferPool()}, nil
 }
 
 // handle is the counting step's gin handler.
@@ -175,6 +177,7 @@ func (mt *metering) handle(c *gin.Context) {
 	info := infoOf(c)
 	u := &info.chat
 	u.session = claims.SessionID
+	u.buffers = mt.buffers
 	rest := c.Param("path")
 	u.surface = usage.SurfaceOf(rest)
 	if u.bodyLen == 0 {
@@ -268,11 +271,28 @@ func appendChatAttrs(attrs []slog.Attr, u *callUsage, sid string) []slog.Attr {
 	return attrs
 }
 
-// injectStreamUsage makes the streamed chat completion in mb ask for its usage
-// chunk ([usage.IncludeStreamUsage] owns how) and reports whether it had to.
-// It costs one more copy of the body, on streamed requests only.
-func injectStreamUsage(r *http.Request, mb *memBody) bool {
+// injectStreamUsage makes the streamed chat completion in mb, scanned into s,
+// ask for its usage chunk, and reports whether it had to. In the common case
+// (no stream_options member) the member is spliced in before the closing
+// brace, beside a cap the limits step added there, without copying the body;
+// otherwise [usage.IncludeStreamUsage], which owns the rule, rewrites a copy.
+func injectStreamUsage(r *http.Request, mb *memBody, s *bodyScan) bool {
 	body := mb.parts[0]
+	if !s.options {
+		switch {
+		case len(mb.parts[1])+len(mb.parts[2]) == 0:
+			add := append(append(mb.spare[:0], ','), usage.StreamOptionsMember...)
+			mb.parts = [3][]byte{body[:s.closing], add, body[s.closing:]}
+			setBody(r, mb)
+			return true
+		case len(mb.parts[2]) == 1:
+			// The cap was spliced in (added or in place of a null) right
+			// before the closing brace: the member follows it.
+			mb.parts[1] = append(append(mb.parts[1], ','), usage.StreamOptionsMember...)
+			setBody(r, mb)
+			return true
+		}
+	}
 	if len(mb.parts[1])+len(mb.parts[2]) > 0 {
 		body = make([]byte, 0, mb.Len())
 		for _, p := range mb.parts {
@@ -314,7 +334,8 @@ func readUsage(res *http.Response, u *callUsage) {
 	f := usage.FormatOf(res.Header.Get("Content-Type"), res.Header.Get("Content-Encoding"))
 	var r *usage.Reader
 	if u.injected {
-		r = usage.NewReader(res.Body, u.surface, f, usage.StripUsageChunk())
+		// The proxy closes the body once it is copied: the buffers go back then.
+		r = usage.NewReader(res.Body, u.surface, f, usage.StripUsageChunk(), usage.WithBufferPool(u.buffers))
 		if f == usage.FormatEventStream {
 			res.ContentLength = -1
 			res.Header.Del("Content-Length")

@@ -433,6 +433,13 @@ func TestCountingStripsInjectedUsage(t *testing.T) {
 		{"counted, asked not to", `{"total_tokens":1000,"max_output_tokens":50}`,
 			`{"model":"gpt-test","stream":true,"stream_options":{"include_usage":false},"messages":[]}`,
 			`{"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},"messages":[],"max_completion_tokens":50}`, plain},
+		{"counted and capped", `{"total_tokens":1000,"max_output_tokens":50}`, chatStreamBody,
+			`{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"Hello"}],"max_completion_tokens":50,"stream_options":{"include_usage":true}}`, plain},
+		{"counted, capped in place of null", `{"total_tokens":1000,"max_output_tokens":50}`,
+			`{"model":"gpt-test","stream":true,"messages":[],"max_completion_tokens":null}`,
+			`{"model":"gpt-test","stream":true,"messages":[],"max_completion_tokens":50,"stream_options":{"include_usage":true}}`, plain},
+		{"counted, white space after the object", `{"total_tokens":1000,"max_output_tokens":50}`, chatStreamBody + "\n",
+			`{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"Hello"}],"max_completion_tokens":50,"stream_options":{"include_usage":true}}` + "\n", plain},
 		{"not counted", `{"requests_per_minute":100}`, chatStreamBody, chatStreamBody, plain},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -459,7 +466,7 @@ func TestCountingStripsInjectedUsage(t *testing.T) {
 	if v, _ := value(fam, "jwtgate_chat_usage_missing_total", map[string]string{"surface": "chat_completions"}); v != 0 {
 		t.Errorf("jwtgate_chat_usage_missing_total = %v, want 0", v)
 	}
-	for model, n := range map[string]int64{"gpt-test": 3, "unknown": 0} {
+	for model, n := range map[string]int64{"gpt-test": 6, "unknown": 0} {
 		if v, _ := value(fam, "jwtgate_chat_tokens_total", map[string]string{"model": model, "kind": "output"}); v != float64(n*use[1]) {
 			t.Errorf("output tokens counted for model %s: %v, want %d", model, v, n*use[1])
 		}

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"io"
+	"sync"
 )
 
 // Sizes of the buffers a stripping [Reader] allocates once, at its first Read.
@@ -32,6 +33,29 @@ type ReaderOption func(*Reader)
 // comma is removed (where OpenAI puts it: last).
 func StripUsageChunk() ReaderOption {
 	return func(r *Reader) { r.strip = true }
+}
+
+// slabSize is what a stripping Reader's buffers take together: the input, the
+// output (input plus what was held) and the held bytes.
+const slabSize = readSize + (readSize + holdLimit) + holdLimit
+
+// BufferPool lends stripping Readers their buffers (16 KiB each), so that a
+// proxy stripping many streams does not allocate them for every answer. Build
+// one with [NewBufferPool], share it between Readers ([WithBufferPool]); a
+// Reader gives its buffers back when it is closed. It is safe for concurrent
+// use.
+type BufferPool struct{ p sync.Pool }
+
+// NewBufferPool returns an empty BufferPool.
+func NewBufferPool() *BufferPool {
+	return &BufferPool{p: sync.Pool{New: func() any { return new([slabSize]byte) }}}
+}
+
+// WithBufferPool makes a stripping Reader take its buffers from bp and give
+// them back on Close, after which it must not be read. Without it, a
+// stripping Reader allocates its buffers at its first Read.
+func WithBufferPool(bp *BufferPool) ReaderOption {
+	return func(r *Reader) { r.pool = bp }
 }
 
 // Reader reads usage from an answer's body as it passes. It is an
@@ -68,6 +92,8 @@ type Reader struct {
 	evHold  bool   // the current event is held from its start
 	member  int    // offset in held where a held top-level member starts, or -1
 	dropLF  bool   // a dropped event ended with CR: drop the LF that follows
+	pool    *BufferPool
+	slab    *[slabSize]byte // the buffers, when lent by pool
 }
 
 // NewReader returns a Reader over body that reads the usage of an answer of
@@ -128,9 +154,21 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if r.in == nil {
-		r.in = make([]byte, readSize)
-		r.out = make([]byte, 0, readSize+holdLimit)
-		r.held = make([]byte, 0, holdLimit)
+		if r.srcErr != nil {
+			return 0, r.srcErr // closed
+		}
+		var slab *[slabSize]byte
+		if r.pool != nil {
+			slab = r.pool.p.Get().(*[slabSize]byte)
+			r.slab = slab
+		} else {
+			slab = new([slabSize]byte)
+		}
+		// Full slice expressions: an append past a buffer's capacity (which
+		// the limits above rule out) would move it, never overwrite the next.
+		r.in = slab[:readSize:readSize]
+		r.out = slab[readSize : readSize : 2*readSize+holdLimit]
+		r.held = slab[2*readSize+holdLimit : 2*readSize+holdLimit : slabSize]
 	}
 	for {
 		if r.outPos < len(r.out) {
@@ -156,8 +194,17 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 }
 
-// Close closes the body.
-func (r *Reader) Close() error { return r.src.Close() }
+// Close closes the body, and gives buffers lent by a [BufferPool] back.
+// Bytes not yet read are dropped.
+func (r *Reader) Close() error {
+	if r.slab != nil {
+		r.pool.p.Put(r.slab)
+		r.slab = nil
+		r.in, r.out, r.held, r.outPos = nil, nil, nil, 0
+		r.srcErr = io.ErrClosedPipe
+	}
+	return r.src.Close()
+}
 
 // Result returns what was found so far: all of it once the body has been read
 // to its end.

@@ -437,3 +437,31 @@ func TestUsageTotal(t *testing.T) {
 		t.Errorf("Total = %d, want 7", got)
 	}
 }
+
+// TestBufferPool: Readers sharing a pool strip as well as Readers without
+// one, one after the other reusing the buffers, and a closed Reader reads
+// nothing.
+func TestBufferPool(t *testing.T) {
+	stream := `data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}` + "\n\n" +
+		`data: {"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}` + "\n\n" +
+		"data: [DONE]\n\n"
+	want := `data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}]}` + "\n\n" + "data: [DONE]\n\n"
+	bp := usage.NewBufferPool()
+	for i := range 3 {
+		r := usage.NewReader(io.NopCloser(strings.NewReader(stream)), usage.SurfaceChatCompletions, usage.FormatEventStream,
+			usage.StripUsageChunk(), usage.WithBufferPool(bp))
+		got, err := io.ReadAll(r)
+		if err != nil || string(got) != want {
+			t.Fatalf("round %d: %q, %v; want %q", i, got, err, want)
+		}
+		if res := r.Result(); !res.Found || res.Usage.Total() != 5 || !res.Stripped {
+			t.Errorf("round %d: result %+v", i, res)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.Read(make([]byte, 8)); n != 0 || err == nil {
+			t.Errorf("round %d: Read after Close = %d, %v; want 0 and an error", i, n, err)
+		}
+	}
+}

@@ -8,11 +8,17 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
+// StreamOptionsMember is the member [IncludeStreamUsage] adds, after a comma,
+// to a streamed request that has no stream_options: a caller that has
+// already parsed the body's top level, and found "stream":true and no
+// stream_options, may splice it in before the closing brace itself.
+const StreamOptionsMember = `"stream_options":` + streamOptionsValue
+
 // The bytes IncludeStreamUsage writes.
 const (
 	includeUsageMember = `"include_usage":true`
 	streamOptionsValue = `{` + includeUsageMember + `}`
-	streamOptionsEntry = `,"stream_options":` + streamOptionsValue
+	streamOptionsEntry = `,` + StreamOptionsMember
 )
 
 // IncludeStreamUsage returns body, a chat completion request, asking for the

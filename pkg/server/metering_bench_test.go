@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jwtgate/jwtgate/internal/redistest"
+	"github.com/jwtgate/jwtgate/pkg/meter"
+	"github.com/jwtgate/jwtgate/pkg/token"
+)
+
+// countedLimits counts every limit the meter knows, each far out of reach, so
+// that every request is admitted, counted and charged.
+const countedLimits = `{"limits":{"requests_per_minute":60000000,"tokens_per_minute":100000000000,"total_tokens":1000000000000,"concurrent_requests":1000}}`
+
+// BenchmarkChatCounting drives the whole handler (bearer token from the cache,
+// routing, metrics, logs at warn) on the proxied chat route to a loopback
+// upstream that reports usage, with a 1 KiB body, for a session without
+// limits (counting=off) and for one whose counted limits are kept in this
+// process (counting=local) or in a redis-server on loopback (counting=redis):
+// `benchstat -col /counting`. answer=json is a whole answer; answer=stream-N
+// a stream of N content events, which for a counted session jwtgate asks for
+// its usage chunk and strips it again, so that the allocations per request of
+// stream-8 and stream-64 show what each event costs.
+func BenchmarkChatCounting(b *testing.B) {
+	servers := newCountingBench(b)
+	benchChatCounting(b, servers)
+}
+
+// BenchmarkChatCountingParallel is BenchmarkChatCounting's whole answers with
+// 16 requests in flight at once (b.RunParallel): the requests/s of a busy
+// replica, where a Redis round trip of one request overlaps the work of
+// others: `benchstat -col /counting`.
+func BenchmarkChatCountingParallel(b *testing.B) {
+	servers := newCountingBench(b)
+	for _, tc := range []struct {
+		name, server, session string
+	}{
+		{"counting=off", "local", ""},
+		{"counting=local", "local", countedLimits},
+		{"counting=redis", "redis", countedLimits},
+	} {
+		ts := servers[tc.server]
+		tok := ts.createSession(b, tc.session).AccessToken
+		b.Run("answer=json/"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodPost, "/chat/chat/completions", strings.NewReader(benchChatBody))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					ts.srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Errorf("status %d: %s", rec.Code, rec.Body)
+						return
+					}
+				}
+			})
+		})
+	}
+	checkRedisReached(b, servers["redis"])
+}
+
+// newCountingBench starts the benchmarks' loopback upstream, a redis-server,
+// and a server proxying to the upstream with local counters ("local") and one
+// with counters in Redis ("redis").
+func newCountingBench(b *testing.B) map[string]*testServer {
+	// The upstream's answers are built once: what it allocates must not
+	// blur what jwtgate does.
+	streams := map[string][2][]byte{}
+	for _, n := range []int{8, 64} {
+		var plain, usage strings.Builder
+		for range n {
+			const ev = `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1751620473,"model":"gpt-test","choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}]`
+			plain.WriteString(ev + "}\n\n")
+			usage.WriteString(ev + `,"usage":null}` + "\n\n")
+		}
+		usage.WriteString(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1751620473,"model":"gpt-test","choices":[],"usage":{"prompt_tokens":250,"completion_tokens":64,"total_tokens":314}}` + "\n\n")
+		plain.WriteString("data: [DONE]\n\n")
+		usage.WriteString("data: [DONE]\n\n")
+		streams[strconv.Itoa(n)] = [2][]byte{[]byte(plain.String()), []byte(usage.String())}
+	}
+	answer := []byte(`{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":250,"completion_tokens":1,"total_tokens":251}}`)
+	includeUsage := []byte(`"include_usage":true`)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		st, ok := streams[r.URL.Query().Get("events")]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(answer)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		if bytes.Contains(body, includeUsage) {
+			w.Write(st[1])
+		} else {
+			w.Write(st[0])
+		}
+	}))
+	b.Cleanup(up.Close)
+	u, err := url.Parse(up.URL + "/v1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := redistest.Start(b)
+	servers := map[string]*testServer{}
+	for _, c := range []string{"local", "redis"} {
+		servers[c] = newTestServer(b, func(o *testOptions) {
+			o.logLevel = slog.LevelWarn
+			o.verifierOpts = append(o.verifierOpts, token.WithCache(token.DefaultCacheSize))
+			o.cfg.Chat.UpstreamURL = u
+			o.cfg.Chat.MaxBodyBytes = 1 << 20
+			if c == "redis" {
+				o.meterOpts = append(o.meterOpts, meter.WithRedis(rs.URL()))
+			}
+		})
+	}
+	return servers
+}
+
+func benchChatCounting(b *testing.B, servers map[string]*testServer) {
+	usageMember := []byte(`"usage"`)
+	streamBody := strings.Replace(benchChatBody, `{"model":"gpt-test",`, `{"model":"gpt-test","stream":true,`, 1)
+	for _, answer := range []struct {
+		name, query, body string
+	}{
+		{"answer=json", "", benchChatBody},
+		{"answer=stream-8", "?events=8", streamBody},
+		{"answer=stream-64", "?events=64", streamBody},
+	} {
+		for _, tc := range []struct {
+			name, server, session string
+		}{
+			{"counting=off", "local", ""},
+			{"counting=local", "local", countedLimits},
+			{"counting=redis", "redis", countedLimits},
+		} {
+			ts := servers[tc.server]
+			tok := ts.createSession(b, tc.session).AccessToken
+			b.Run(answer.name+"/"+tc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(answer.body)))
+				// One body buffer for every response, so that the recorder's
+				// growth does not count: it grows in more steps when the
+				// stripped stream arrives in more pieces.
+				out := bytes.NewBuffer(make([]byte, 0, 64<<10))
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodPost, "/chat/chat/completions"+answer.query, strings.NewReader(answer.body))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					out.Reset()
+					rec.Body = out
+					ts.srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK || (tc.session != "" && rec.Header().Get("X-Ratelimit-Remaining-Requests") == "") {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+					if answer.query != "" && bytes.Contains(rec.Body.Bytes(), usageMember) {
+						b.Fatalf("the usage chunk reached the client: %s", rec.Body)
+					}
+				}
+			})
+		}
+	}
+	checkRedisReached(b, servers["redis"])
+}
+
+// checkRedisReached fails the benchmark if ts decided anything on local
+// counters: its figures would not be Redis's.
+func checkRedisReached(b *testing.B, ts *testServer) {
+	b.Helper()
+	fam, err := ts.registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range fam {
+		if f.GetName() == "jwtgate_limits_local_decisions_total" && f.GetMetric()[0].GetCounter().GetValue() != 0 {
+			b.Fatalf("%v requests were decided locally: Redis was not reached", f.GetMetric()[0].GetCounter().GetValue())
+		}
+	}
+}
