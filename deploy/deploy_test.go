@@ -205,8 +205,9 @@ type kustomization struct {
 
 // loadConfig loads a jwtgate configuration file with jwtgate's own loader
 // (unknown keys and invalid values are errors), with secretFile as
-// JWTGATE_JWT_SECRET_FILE, the way the deployments pass the secret.
-func loadConfig(t *testing.T, yamlText, secret string) (config.Config, error) {
+// JWTGATE_JWT_SECRET_FILE, the way the deployments pass the secret, and env
+// ("KEY=value") set too.
+func loadConfig(t *testing.T, yamlText, secret string, env ...string) (config.Config, error) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "jwtgate.yaml")
@@ -224,6 +225,10 @@ func loadConfig(t *testing.T, yamlText, secret string) (config.Config, error) {
 		}
 	}
 	t.Setenv("JWTGATE_JWT_SECRET_FILE", secretFile)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	config.RegisterFlags(fs)
 	if err := fs.Parse([]string{"--config", cfgFile}); err != nil {
