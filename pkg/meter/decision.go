@@ -63,18 +63,43 @@ func (d Decision) Code() string { return d.Refused.Code() }
 // such as "1s" or "6m0s"), and Retry-After in whole seconds, at least 1, when
 // refused. An unlimited session gets none of them.
 func (d Decision) SetHeaders(h http.Header) {
+	// Every answer of a limited session carries these: the values are
+	// written into one buffer and one string, and the keys (canonical
+	// already) set directly, so that the six headers cost two allocations.
+	var buf [128]byte
+	b := buf[:0]
+	var ends [7]int
+	var keys [7]string
+	n := 0
+	add := func(key string, v []byte) {
+		b = append(b, v...)
+		keys[n], ends[n] = key, len(b)
+		n++
+	}
+	var num [24]byte
 	if d.Requests.Limit > 0 {
-		h.Set("X-Ratelimit-Limit-Requests", strconv.FormatInt(d.Requests.Limit, 10))
-		h.Set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(d.Requests.Remaining, 10))
-		h.Set("X-Ratelimit-Reset-Requests", formatReset(d.Requests.Reset))
+		add("X-Ratelimit-Limit-Requests", strconv.AppendInt(num[:0], d.Requests.Limit, 10))
+		add("X-Ratelimit-Remaining-Requests", strconv.AppendInt(num[:0], d.Requests.Remaining, 10))
+		add("X-Ratelimit-Reset-Requests", appendReset(num[:0], d.Requests.Reset))
 	}
 	if d.Tokens.Limit > 0 {
-		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(d.Tokens.Limit, 10))
-		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(d.Tokens.Remaining, 10))
-		h.Set("X-Ratelimit-Reset-Tokens", formatReset(d.Tokens.Reset))
+		add("X-Ratelimit-Limit-Tokens", strconv.AppendInt(num[:0], d.Tokens.Limit, 10))
+		add("X-Ratelimit-Remaining-Tokens", strconv.AppendInt(num[:0], d.Tokens.Remaining, 10))
+		add("X-Ratelimit-Reset-Tokens", appendReset(num[:0], d.Tokens.Reset))
 	}
 	if !d.Allowed && d.Refused != LimitNone {
-		h.Set("Retry-After", strconv.FormatInt(retrySeconds(d.RetryAfter), 10))
+		add("Retry-After", strconv.AppendInt(num[:0], retrySeconds(d.RetryAfter), 10))
+	}
+	if n == 0 {
+		return
+	}
+	all := string(b)
+	vals := make([]string, n)
+	start := 0
+	for i := range n {
+		vals[i] = all[start:ends[i]]
+		start = ends[i]
+		h[keys[i]] = vals[i : i+1 : i+1]
 	}
 }
 
@@ -84,15 +109,15 @@ func retrySeconds(d time.Duration) int64 {
 	return max(s, 1)
 }
 
-// formatReset writes a reset duration as OpenAI does ("20ms", "1.5s",
+// appendReset appends a reset duration as OpenAI writes it ("20ms", "1.5s",
 // "6m0s"): rounded up to the millisecond under a minute, to the second above.
-func formatReset(d time.Duration) string {
+func appendReset(dst []byte, d time.Duration) []byte {
 	if d <= 0 {
-		return "0s"
+		return append(dst, "0s"...)
 	}
 	unit := time.Millisecond
 	if d >= time.Minute {
 		unit = time.Second
 	}
-	return ((d + unit - 1) / unit * unit).String()
+	return append(dst, ((d + unit - 1) / unit * unit).String()...)
 }
