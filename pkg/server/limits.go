@@ -228,7 +228,9 @@ func limitObject(r *http.Request, mb *memBody, b *bodyStep) *apiError {
 		}
 		b.note.setModel(model)
 	} else if s.model.Kind() == '"' && b.note != nil {
-		if model, err := jsontext.AppendUnquote(nil, s.model); err == nil {
+		if v := s.model[1 : len(s.model)-1]; bytes.IndexByte(v, '\\') < 0 {
+			b.note.setModel(v) // no escapes: the bytes are the name
+		} else if model, err := jsontext.AppendUnquote(nil, s.model); err == nil {
 			b.note.setModel(model)
 		}
 	}

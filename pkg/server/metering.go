@@ -97,6 +97,10 @@ func (u *callUsage) setModel(model []byte) {
 			model = model[:len(model)-1]
 		}
 	}
+	if utf8.Valid(model) { // always, from a body the strict decoder read
+		u.model = string(model)
+		return
+	}
 	u.model = strings.ToValidUTF8(string(model), "\uFFFD")
 }
 
