@@ -15,7 +15,10 @@
 // that the generator's core is not the limit; -client std uses net/http.
 // The cpu field is the number of cores the generator itself kept busy while
 // measuring: close to the cores it may use, the generator and not the server
-// limited the run.
+// limited the run. Each -pid names a server process whose CPU time (utime +
+// stime from /proc/<pid>/stat, all threads) is read when measuring starts and
+// when it ends: pid_cpu_us_per_req is that time per measured request and
+// pid_cores the cores it kept busy, one entry per -pid in order.
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +72,7 @@ type options struct {
 	timeout   time.Duration
 	firstByte bool
 	client    string // "raw" or "std"
+	pids      []int  // server processes whose CPU time is measured
 }
 
 // result is the JSON line loadgen prints.
@@ -90,6 +95,10 @@ type result struct {
 	FirstByte  bool    `json:"first_byte,omitempty"`
 	Client     string  `json:"client"`
 	FirstError string  `json:"first_error,omitempty"`
+	// PIDCPUPerReq and PIDCores are the CPU time per measured request (in
+	// microseconds) and the cores used of each -pid, in order.
+	PIDCPUPerReq []float64 `json:"pid_cpu_us_per_req,omitempty"`
+	PIDCores     []float64 `json:"pid_cores,omitempty"`
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -136,6 +145,14 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.maxReqs, "n", 50_000_000, "stop after this many measured requests")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.BoolVar(&o.firstByte, "first-byte", false, "measure the time to the first body byte (streams)")
+	fs.Func("pid", "a server process whose CPU time per request is reported (repeatable; Linux)", func(s string) error {
+		pid, err := strconv.Atoi(s)
+		if err != nil || pid < 1 {
+			return fmt.Errorf("want a process id, got %q", s)
+		}
+		o.pids = append(o.pids, pid)
+		return nil
+	})
 	fs.StringVar(&o.client, "client", "", `"raw" (a lean HTTP/1.1 client; http only) or "std" (net/http); default raw for http, std for https`)
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -199,6 +216,11 @@ func parseFlags(args []string) (options, error) {
 		return options{}, fmt.Errorf("-n %d: want at least 1", o.maxReqs)
 	case o.timeout <= 0 || o.timeout > maxDuration:
 		return options{}, fmt.Errorf("-timeout %v: want more than 0 and at most %v", o.timeout, maxDuration)
+	}
+	for _, pid := range o.pids {
+		if _, err := procCPUSeconds(pid); err != nil {
+			return options{}, fmt.Errorf("-pid %d: %w", pid, err)
+		}
 	}
 	return o, nil
 }
@@ -308,7 +330,16 @@ func generate(ctx context.Context, o options) (result, error) {
 	// The generator's own CPU use over the measured window tells whether it,
 	// rather than the server, was the limit.
 	var cpuAtStart atomic.Int64
-	cpuTimer := time.AfterFunc(o.warmup, func() { cpuAtStart.Store(int64(cpuTime())) })
+	pidsAtStart := make([]float64, len(o.pids))
+	var pidsRead sync.WaitGroup
+	pidsRead.Add(1)
+	cpuTimer := time.AfterFunc(o.warmup, func() {
+		defer pidsRead.Done()
+		cpuAtStart.Store(int64(cpuTime()))
+		for i, pid := range o.pids {
+			pidsAtStart[i], _ = procCPUSeconds(pid)
+		}
+	})
 	defer cpuTimer.Stop()
 
 	var (
@@ -333,6 +364,20 @@ func generate(ctx context.Context, o options) (result, error) {
 	}
 	wg.Wait()
 	cpuUsed := cpuTime() - time.Duration(cpuAtStart.Load())
+	// A timer that can no longer be stopped has run, or runs now: wait for its
+	// readings before taking the ones at the end.
+	pidsStarted := !cpuTimer.Stop()
+	if pidsStarted {
+		pidsRead.Wait()
+	}
+	pidsUsed := make([]float64, len(o.pids))
+	for i, pid := range o.pids {
+		end, err := procCPUSeconds(pid)
+		if err != nil {
+			return result{}, fmt.Errorf("-pid %d: %w", pid, err)
+		}
+		pidsUsed[i] = end
+	}
 
 	stop := end
 	if ns := stopped.Load(); ns != 0 {
@@ -368,6 +413,13 @@ func generate(ctx context.Context, o options) (result, error) {
 		res.RPS = round(float64(all.lat.n)/elapsed.Seconds(), 1)
 		if cpuAtStart.Load() != 0 {
 			res.CPU = round(cpuUsed.Seconds()/elapsed.Seconds(), 2)
+		}
+	}
+	if pidsStarted && elapsed > 0 && all.lat.n > 0 {
+		for i := range o.pids {
+			used := pidsUsed[i] - pidsAtStart[i]
+			res.PIDCPUPerReq = append(res.PIDCPUPerReq, round(used*1e6/float64(all.lat.n), 2))
+			res.PIDCores = append(res.PIDCores, round(used/elapsed.Seconds(), 2))
 		}
 	}
 	if o.firstByte {
