@@ -1,8 +1,10 @@
 // Command upstream is the stand-in chat backend of jwtgate's proxy load runs: it
 // answers GET /healthz and POST /v1/chat/completions with a small chat-completions JSON, or with
 // "stream": true a server-sent-event stream of -events events (the last one
-// "[DONE]") flushed one by one, -event-delay apart. It listens on a loopback
-// address only and prints "listening <addr>" on stderr.
+// "[DONE]") flushed one by one, -event-delay apart. The query parameters events
+// (1 to 1000) and event_delay (a Go duration, at most 1s) override the flags for
+// one request, so one upstream serves short and long streams alike. It listens
+// on a loopback address only and prints "listening <addr>" on stderr.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -109,6 +112,11 @@ func newHandler(events int, delay, work time.Duration) http.Handler {
 			_, _ = w.Write(completion)
 			return
 		}
+		events, delay, err := streamShape(r, events, delay)
+		if err != nil {
+			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
 		rc := http.NewResponseController(w)
@@ -133,4 +141,25 @@ func newHandler(events int, delay, work time.Duration) http.Handler {
 		}
 	})
 	return mux
+}
+
+// streamShape returns the number of events and the pause between them for r:
+// the query's events and event_delay when present, else the flags' values.
+func streamShape(r *http.Request, events int, delay time.Duration) (int, time.Duration, error) {
+	q := r.URL.Query()
+	if v := q.Get("events"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, 0, fmt.Errorf("events %q: want 1 to 1000", v)
+		}
+		events = n
+	}
+	if v := q.Get("event_delay"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Second {
+			return 0, 0, fmt.Errorf("event_delay %q: want 0 to 1s", v)
+		}
+		delay = d
+	}
+	return events, delay, nil
 }

@@ -11,9 +11,13 @@ import (
 func TestCompletionAndStream(t *testing.T) {
 	srv := httptest.NewServer(newHandler(5, 0, 0))
 	t.Cleanup(srv.Close)
-	post := func(body string) *http.Response {
+	post := func(body string, query ...string) *http.Response {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/chat/completions", strings.NewReader(body))
+		u := srv.URL + "/v1/chat/completions"
+		if len(query) > 0 {
+			u += "?" + query[0]
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,6 +45,26 @@ func TestCompletionAndStream(t *testing.T) {
 	res := post(`{"model":"m","messages":[]}`)
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("non-stream: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+
+	countEvents := func(res *http.Response) []string {
+		t.Helper()
+		var events []string
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+				events = append(events, line)
+			}
+		}
+		return events
+	}
+	if ev := countEvents(post(`{"stream":true}`, "events=12&event_delay=0s")); len(ev) != 12 || ev[11] != "data: [DONE]" {
+		t.Errorf("events=12: got %d events %q, want 12 ending with [DONE]", len(ev), ev)
+	}
+	for _, q := range []string{"events=0", "events=1001", "events=x", "event_delay=2s", "event_delay=-1s"} {
+		if res := post(`{"stream":true}`, q); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, res.StatusCode)
+		}
 	}
 
 	res = post(`{"stream":true}`)
