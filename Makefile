@@ -82,6 +82,14 @@ bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat 
 	@echo; echo "== everything"
 	$(GO) run $(BENCHSTAT) bin/bench.txt
 
+# benchcmp: the same benchmarks before (REF) and after (the working tree) in one run.
+BENCHREF    ?= HEAD
+BENCHPKG    ?= ./pkg/server
+BENCHRE     ?= .
+.PHONY: benchcmp
+benchcmp: ## Benchmarks of BENCHPKG matching BENCHRE at git BENCHREF (default HEAD) and in the working tree, interleaved BENCHCOUNT times, compared by benchstat
+	GO="$(GO)" ./scripts/benchcmp.sh -ref $(BENCHREF) -count $(BENCHCOUNT) $(BENCHPKG) '$(BENCHRE)'
+
 # run-fuzz fuzzes each of FUZZ_TARGETS for FUZZTIME, one package at a time (go test
 # fuzzes one target per run), and stops at the first failure.
 define run-fuzz

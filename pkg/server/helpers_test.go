@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -98,6 +99,7 @@ type testOptions struct {
 	// meterOpts go to the session counters' meter, after meter.WithClock
 	// with the test's clock.
 	meterOpts []meter.Option
+	logWriter io.Writer // where the log goes instead of ts.logs (benchmarks: io.Discard)
 }
 
 func newTestKeySet(t testing.TB) *token.KeySet {
@@ -144,7 +146,7 @@ func newTestServer(t testing.TB, modify ...func(*testOptions)) *testServer {
 		t.Fatalf("NewVerifier: %v", err)
 	}
 	logs := &logBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
+	logger := slog.New(slog.NewJSONHandler(cmp.Or[io.Writer](o.logWriter, logs), &slog.HandlerOptions{Level: o.logLevel}))
 	m, err := meter.New(append([]meter.Option{meter.WithClock(clock.now), meter.WithLogger(logger)}, o.meterOpts...)...)
 	if err != nil {
 		t.Fatalf("meter.New: %v", err)

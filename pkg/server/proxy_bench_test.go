@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +132,53 @@ func BenchmarkDirectStream(b *testing.B) {
 func BenchmarkProxyStream(b *testing.B) {
 	front := newBenchProxy(b, newBenchUpstream(b))
 	benchmarkStream(b, front.URL+"/chat/chat/completions/stream")
+}
+
+// largeBodySize is the size of the large non-streamed answer of
+// BenchmarkProxyLargeBody: what the copy buffer's size shows in, if anywhere.
+const largeBodySize = 1 << 20
+
+// newLargeBodyUpstream answers every request with largeBodySize bytes and a
+// Content-Length, written at once.
+func newLargeBodyUpstream(b *testing.B) *httptest.Server {
+	b.Helper()
+	body := []byte(strings.Repeat("x", largeBodySize))
+	return newUpstream(b, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})
+}
+
+// benchmarkLargeBody posts a chat request to target and reads the whole large
+// answer; throughput is reported as MB/s of answer.
+func benchmarkLargeBody(b *testing.B, target string) {
+	client := newBenchClient(b)
+	buf := make([]byte, 64<<10)
+	b.SetBytes(largeBodySize)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(newBenchRequest(b, target))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, resp.Body, buf)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || n != largeBodySize {
+			b.Fatalf("response %d, %d bytes, %v", resp.StatusCode, n, err)
+		}
+	}
+}
+
+func BenchmarkDirectLargeBody(b *testing.B) {
+	up := newLargeBodyUpstream(b)
+	benchmarkLargeBody(b, up.URL+"/v1/chat/completions")
+}
+
+func BenchmarkProxyLargeBody(b *testing.B) {
+	front := newBenchProxy(b, newLargeBodyUpstream(b))
+	benchmarkLargeBody(b, front.URL+"/chat/chat/completions")
 }
