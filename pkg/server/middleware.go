@@ -48,12 +48,12 @@ func infoOf(c *gin.Context) *requestInfo {
 // response that did not run to its end is recorded with its ending
 // (streamend.go): a handler names it with [setEnding], and an abort it did not
 // name is "aborted".
-func observe(logger *slog.Logger, m *metrics) gin.HandlerFunc {
+func observe(logger *slog.Logger, m *metrics, ids *requestIDs) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := c.Request.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
-			id = newRequestID()
+			id = ids.next()
 		}
 		c.Header(RequestIDHeader, id)
 		info := &requestInfo{requestID: id}

@@ -220,7 +220,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if corsMW != nil {
 		r.Use(corsMW)
 	}
-	r.Use(observe(logger, m), recoverPanics(logger))
+	r.Use(observe(logger, m, newRequestIDs()), recoverPanics(logger))
 	r.NoRoute(handleNoRoute)
 	r.NoMethod(handleNoMethod)
 
