@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +30,7 @@ type metrics struct {
 	// ending (streamend.go).
 	interrupted *prometheus.CounterVec
 	upstream    *upstreamMetrics
+	routes      sync.Map // route template -> *routeSeries (metricsbind.go)
 }
 
 // Kinds of failed chat upstream requests, the values of the kind label of
@@ -50,6 +51,7 @@ type upstreamMetrics struct {
 	duration *prometheus.HistogramVec
 	// errors counts requests the upstream did not answer, by kind.
 	errors *prometheus.CounterVec
+	codes  byCode[prometheus.Observer] // duration's bound children (metricsbind.go)
 }
 
 // newUpstreamMetrics returns the chat proxy's series, not yet registered, with
@@ -188,14 +190,9 @@ func (m *metrics) observeAuthFailure(logger *slog.Logger) func(c *gin.Context, e
 }
 
 // methodLabel bounds the method label: net/http accepts any token as a method.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return m
-	}
-	return "other"
-}
+// The standard methods are their own label, anything else is "other"
+// (methodLabels, methodIndex).
+func methodLabel(m string) string { return methodLabels[methodIndex(m)] }
 
 // handleMetrics serves GET /metrics from reg.
 func handleMetrics(reg *prometheus.Registry, logger *slog.Logger) gin.HandlerFunc {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -82,8 +81,7 @@ func record(c *gin.Context, logger *slog.Logger, m *metrics, info *requestInfo, 
 	}
 	method := methodLabel(c.Request.Method)
 	status := recordedStatus(c.Writer.Status(), info.ending)
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	m.observeRequest(route, method, status, elapsed)
 	if info.ending != "" {
 		m.interrupted.WithLabelValues(info.ending).Inc()
 	}

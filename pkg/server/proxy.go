@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -358,7 +357,7 @@ func (p *chatProxy) modifyResponse(res *http.Response) error {
 	if call != nil {
 		call.answered = true
 		call.out.answered()
-		p.metrics.duration.WithLabelValues(strconv.Itoa(res.StatusCode)).Observe(time.Since(call.start).Seconds())
+		p.metrics.observeDuration(res.StatusCode, time.Since(call.start))
 	}
 	// The trailers announced now; those that arrive unannounced are scrubbed
 	// by upstreamBody once the body is read.
