@@ -53,9 +53,19 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 // readableDurations logs durations as "15m0s" rather than JSON's integer nanoseconds.
-func readableDurations(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
+//
+// It also hands the record's level over as its name, the text it is logged as
+// anyway: with a ReplaceAttr set, slog passes the level to the JSON handler as
+// a slog.Level value, which that handler encodes through encoding/json (its
+// MarshalJSON), a tenth of the cost of a whole access line.
+func readableDurations(groups []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindDuration:
 		return slog.String(a.Key, a.Value.Duration().String())
+	case slog.KindAny:
+		if l, ok := a.Value.Any().(slog.Level); ok && len(groups) == 0 && a.Key == slog.LevelKey {
+			return slog.String(a.Key, l.String())
+		}
 	}
 	return a
 }
