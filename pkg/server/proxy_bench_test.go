@@ -74,6 +74,7 @@ func newBenchRequest(b *testing.B, target string) *http.Request {
 func benchmarkJSON(b *testing.B, target string) {
 	client := newBenchClient(b)
 	b.ReportAllocs()
+	defer startCPU(b)()
 	for b.Loop() {
 		resp, err := client.Do(newBenchRequest(b, target))
 		if err != nil {
@@ -93,6 +94,7 @@ func benchmarkStream(b *testing.B, target string) {
 	client := newBenchClient(b)
 	b.ReportAllocs()
 	var toFirst time.Duration
+	defer startCPU(b)()
 	for b.Loop() {
 		start := time.Now()
 		resp, err := client.Do(newBenchRequest(b, target))
@@ -160,6 +162,7 @@ func benchmarkLargeBody(b *testing.B, target string) {
 	buf := make([]byte, 64<<10)
 	b.SetBytes(largeBodySize)
 	b.ReportAllocs()
+	defer startCPU(b)()
 	for b.Loop() {
 		resp, err := client.Do(newBenchRequest(b, target))
 		if err != nil {
