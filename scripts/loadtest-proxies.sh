@@ -32,6 +32,10 @@
 #   LOADTEST_PROXY_STREAM_EVENTS   events of the streamed run (default 100)
 #   LOADTEST_PROXY_EVENT_DELAY     pause between its events (default 1ms)
 #   LOADTEST_PROXIES=0             skip the comparison
+#   LOADTEST_PROXY_SKIP="nginx caddy healthz"  targets left out (any of these)
+#   LOADTEST_BASE_REF=REF          also measure jwtgate built from git REF (git archive
+#                                  into the temporary directory) as a target of its
+#                                  own, for a before/after of a change in the same rounds
 #   LOADTEST_PPROF=1               then profile jwtgate under the same loads: a
 #                                  -tags pprof build serves net/http/pprof on a
 #                                  loopback port; CPU profiles of LOADTEST_PPROF_SECONDS
@@ -47,13 +51,17 @@ EVENT_DELAY=${LOADTEST_PROXY_EVENT_DELAY:-1ms}
 PROXY_KEY='loadtest-upstream-key'
 json_h=${json_h:-'Content-Type: application/json'}
 PPROF=${LOADTEST_PPROF:-0}
+BASE_REF=${LOADTEST_BASE_REF:-}
+PROXY_SKIP=" ${LOADTEST_PROXY_SKIP:-} "
 PPROF_SECONDS=${LOADTEST_PPROF_SECONDS:-10}
 
 declare -A CMP_URL CMP_PID CMP_HDR CMP_LABEL
 cmp_targets=()
 
-# cmp_add NAME LABEL URL PID [HEADER]: a target of the comparison.
+# cmp_add NAME LABEL URL PID [HEADER]: a target of the comparison, unless
+# LOADTEST_PROXY_SKIP names it.
 cmp_add() {
+	[[ $PROXY_SKIP == *" $1 "* ]] && return 0
 	cmp_targets+=("$1")
 	CMP_LABEL[$1]=$2
 	CMP_URL[$1]=$3
@@ -140,6 +148,25 @@ start_caddy() {
 	url="http://127.0.0.1:$port" spid=$pid
 }
 
+# start_jwtgate_binary NAME BINARY [VAR=value...]: starts BINARY (a jwtgate
+# build) with loadtest.sh's common settings plus the given environment on a
+# free port; sets $url and $spid.
+start_jwtgate_binary() {
+	local name=$1 bin=$2 port pid
+	shift 2
+	port=$(bin/probe freeport)
+	env JWTGATE_SERVER_ADDR="127.0.0.1:$port" JWTGATE_JWT_SECRET="$SECRET" JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE=0 \
+		JWTGATE_LOG_LEVEL=warn JWTGATE_CHAT_ECHO_DELAY=0s "$@" \
+		"${server_pin[@]}" "$bin" serve 2>"$work/$name.log" &
+	pid=$!
+	children+=("$pid")
+	if ! bin/probe wait -url "http://127.0.0.1:$port/healthz" -timeout 15s; then
+		tail -n 5 "$work/$name.log" >&2 || true
+		die "$name did not start"
+	fi
+	url="http://127.0.0.1:$port" spid=$pid
+}
+
 # cmp_run NAME CONNS DURATION BODY [QUERY]: one run of target NAME (BODY and
 # QUERY are not sent to /healthz), with the target's process passed as -pid;
 # prints loadgen's JSON line.
@@ -147,7 +174,7 @@ cmp_run() {
 	local name=$1 conns=$2 d=$3 body=$4 query=${5:-} path=/v1/chat/completions
 	local -a args=(-name "$name" -c "$conns" -d "$d" -warmup 1s -pid "${CMP_PID[$name]}")
 	case $name in
-	jwtgate) path=/chat/chat/completions ;;
+	jwtgate | base) path=/chat/chat/completions ;;
 	healthz) path=/healthz ;;
 	esac
 	if [ "$name" = healthz ]; then
@@ -176,13 +203,17 @@ run_proxy_comparison() {
 	start_bench cmp-upstream upstream -event-delay 0s
 	up_url=$url up_pid=$spid
 	cmp_add direct "direct (no proxy)" "$up_url" "$up_pid"
-	if command -v nginx >/dev/null 2>&1; then
+	if [[ $PROXY_SKIP == *" nginx "* ]]; then
+		:
+	elif command -v nginx >/dev/null 2>&1; then
 		start_nginx "$up_url"
 		cmp_add nginx "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///')" "$url" "$spid"
 	else
 		echo "loadtest: nginx is not installed; the comparison runs without it" >&2
 	fi
-	if command -v caddy >/dev/null 2>&1; then
+	if [[ $PROXY_SKIP == *" caddy "* ]]; then
+		:
+	elif command -v caddy >/dev/null 2>&1; then
 		start_caddy "$up_url"
 		cmp_add caddy "Caddy $(caddy version | cut -d' ' -f1)" "$url" "$spid"
 	else
@@ -193,19 +224,30 @@ run_proxy_comparison() {
 	local jg_url=$url jg_pid=$spid
 	cmp_add jwtgate "jwtgate /chat (token verified, key injected)" "$jg_url" "$jg_pid" "$(bearer "$(login "$jg_url")")"
 	cmp_add healthz "jwtgate /healthz" "$jg_url" "$jg_pid"
+	if [ -n "$BASE_REF" ]; then
+		local rev
+		rev=$(git rev-parse --short "$BASE_REF")
+		mkdir -p "$work/base-src"
+		git archive "$BASE_REF" | tar -x -C "$work/base-src"
+		(cd "$work/base-src" && "$GO" build -o "$work/jwtgate-base" ./cmd/jwtgate)
+		start_jwtgate_binary jwtgate-base "$work/jwtgate-base" JWTGATE_CHAT_UPSTREAM_URL="$up_url/v1"
+		cmp_add base "jwtgate@$rev /chat (baseline build)" "$url" "$spid" "$(bearer "$(login "$url")")"
+	fi
 
 	declare -gA CMP_RPS CMP_RATIO CMP_CPU CMP_P50 CMP_ADDED CMP_EVCPU CMP_REL
 	local -A rps cpu p50 added ev rel
+	local cpurel=""
 	local n=${#cmp_targets[@]} order
 	for ((i = 0; i < PROXY_ROUNDS; i++)); do
 		echo "proxies: round $((i + 1)) of $PROXY_ROUNDS" >&2
-		declare -A r_rps=() r_p50=()
+		declare -A r_rps=() r_p50=() r_cpu=()
 		for ((j = 0; j < n; j++)); do
 			name=${cmp_targets[$(((i + j) % n))]}
 			line=$(cmp_run "$name" "$PROXY_CONNS" "$PROXY_ROUND_DURATION" "$CHAT_BODY")
 			echo "$line" >>"$work/proxies.jsonl"
 			r_rps[$name]=$(num "$line" rps)
-			cpu[$name]+=" $(first_pid_cpu "$line")"
+			r_cpu[$name]=$(first_pid_cpu "$line")
+			cpu[$name]+=" ${r_cpu[$name]}"
 			line=$(cmp_run "$name" 1 "$PROXY_LAT_DURATION" "$CHAT_BODY")
 			echo "$line" >>"$work/proxies.jsonl"
 			r_p50[$name]=$(num "$line" p50_ms)
@@ -221,13 +263,16 @@ run_proxy_comparison() {
 			rel[$name]+=" $(ratio "${r_rps[$name]}" "$d_rps")"
 			p50[$name]+=" ${r_p50[$name]}"
 			added[$name]+=" $(awk -v a="${r_p50[$name]}" -v b="$d_p50" 'BEGIN { printf "%.0f", (a - b) * 1000 }')"
-			for k in nginx caddy; do
+			for k in nginx caddy base; do
 				if [ -n "${r_rps[$k]:-}" ]; then
 					rel[$name/$k]+=" $(ratio "${r_rps[$name]}" "${r_rps[$k]}")"
 				fi
 			done
 		done
-		unset r_rps r_p50
+		if [ -n "${r_cpu[base]:-}" ]; then
+			cpurel+=" $(ratio "${r_cpu[jwtgate]}" "${r_cpu[base]}")"
+		fi
+		unset r_rps r_p50 r_cpu
 	done
 	for name in "${cmp_targets[@]}"; do
 		# shellcheck disable=SC2086 # the lists are space-separated numbers
@@ -237,7 +282,7 @@ run_proxy_comparison() {
 		CMP_P50[$name]=$(median ${p50[$name]})
 		CMP_ADDED[$name]=$(median ${added[$name]})
 		CMP_EVCPU[$name]=$(median ${ev[$name]:-})
-		for k in nginx caddy; do
+		for k in nginx caddy base; do
 			if [ -n "${rel[$name/$k]:-}" ]; then
 				CMP_REL[$name/$k]=$(median ${rel[$name/$k]})
 				CMP_REL[$name/$k/rounds]=${rel[$name/$k]}
@@ -245,6 +290,11 @@ run_proxy_comparison() {
 		done
 		CMP_REL[$name/rounds]=${rel[$name]}
 	done
+	if [ -n "$cpurel" ]; then
+		# shellcheck disable=SC2086
+		CMP_REL[cpu/base]=$(median $cpurel)
+		CMP_REL[cpu/base/rounds]=$cpurel
+	fi
 }
 
 report_proxy_comparison() {
@@ -276,10 +326,16 @@ report_proxy_comparison() {
 				"$([ "$k" = caddy ] && echo "<= 1.0")"
 		fi
 	done
+	if [ -n "${CMP_REL[jwtgate/base]:-}" ]; then
+		printf '    %-58s %5s  %-6s  %s\n' "jwtgate /chat req/s / ${CMP_LABEL[base]%% /chat*}'s" "${CMP_REL[jwtgate/base]}" "" "${CMP_REL[jwtgate/base/rounds]}"
+		printf '    %-58s %5s  %-6s  %s\n' "jwtgate /chat CPU per request / ${CMP_LABEL[base]%% /chat*}'s" "${CMP_REL[cpu/base]}" "" "${CMP_REL[cpu/base/rounds]}"
+	fi
 	printf '    %-58s %5s  %-6s\n' "jwtgate /chat CPU per request (us)" "${CMP_CPU[jwtgate]}" "<= 35"
 	printf '    %-58s %5s  %-6s\n' "jwtgate /chat added p50 at c=1 (us)" "${CMP_ADDED[jwtgate]}" "<= 80"
 	printf '    %-58s %5s  %-6s  %s\n' "jwtgate /chat req/s / direct" "${CMP_RATIO[jwtgate]}" "" "${CMP_REL[jwtgate/rounds]}"
-	printf '    %-58s %5s  %-6s  %s\n' "jwtgate /healthz req/s / direct" "${CMP_RATIO[healthz]}" "" "${CMP_REL[healthz/rounds]}"
+	if [ -n "${CMP_RATIO[healthz]:-}" ]; then
+		printf '    %-58s %5s  %-6s  %s\n' "jwtgate /healthz req/s / direct" "${CMP_RATIO[healthz]}" "" "${CMP_REL[healthz/rounds]}"
+	fi
 }
 
 # report_proxy_runs: loadgen's JSON line of every run of the comparison.
@@ -295,14 +351,9 @@ profile_jwtgate() {
 	local port pport pid tok kind query body lg
 	mkdir -p bin/pprof
 	"$GO" build -tags pprof -o bin/jwtgate-pprof ./cmd/jwtgate
-	port=$(bin/probe freeport)
 	pport=$(bin/probe freeport)
-	env JWTGATE_SERVER_ADDR="127.0.0.1:$port" JWTGATE_JWT_SECRET="$SECRET" JWTGATE_RATE_LIMIT_SESSIONS_PER_MINUTE=0 \
-		JWTGATE_LOG_LEVEL=warn JWTGATE_CHAT_UPSTREAM_URL="$CMP_UPSTREAM/v1" JWTGATE_PPROF_ADDR="127.0.0.1:$pport" \
-		"${server_pin[@]}" bin/jwtgate-pprof serve 2>"$work/jwtgate-pprof.log" &
-	pid=$!
-	children+=("$pid")
-	bin/probe wait -url "http://127.0.0.1:$port/healthz" -timeout 15s || die "jwtgate-pprof did not start"
+	start_jwtgate_binary jwtgate-pprof bin/jwtgate-pprof JWTGATE_CHAT_UPSTREAM_URL="$CMP_UPSTREAM/v1" JWTGATE_PPROF_ADDR="127.0.0.1:$pport"
+	pid=$spid port=${url##*:}
 	tok=$(login "http://127.0.0.1:$port")
 	for kind in chat stream; do
 		query="" body=$CHAT_BODY

@@ -41,6 +41,9 @@ type clientWriter struct {
 	// round trip fails (handleError).
 	roundTrip bool
 	scratch   http.Header
+	// flushed is set once a Write went out whole: what follows comes through
+	// Write and is flushed there too.
+	flushed bool
 }
 
 // init makes cw write to w with the limits of one stream.
@@ -83,10 +86,20 @@ func (cw *clientWriter) WriteHeader(code int) {
 	cw.w.WriteHeader(code)
 }
 
-// Write implements http.ResponseWriter.
+// Write implements http.ResponseWriter. What is written is flushed at once, so
+// that no part of a response waits in a buffer: not an event of a stream, and
+// not a piece of a fixed-length body that the upstream sends as it goes.
+// ReverseProxy flushes by itself only for event streams and bodies of unknown
+// length; its FlushInterval -1 would flush the rest too, but at the price of a
+// timer goroutine per response that writes the headers in a system call of
+// their own.
 func (cw *clientWriter) Write(p []byte) (int, error) {
 	cw.renew()
 	n, err := cw.w.Write(p)
+	if err == nil {
+		err = flushWriter(cw.w)
+		cw.flushed = err == nil
+	}
 	if err != nil && cw.err == nil {
 		cw.err = err
 	}
@@ -94,8 +107,12 @@ func (cw *clientWriter) Write(p []byte) (int, error) {
 }
 
 // FlushError flushes what was written to the client, under the same deadline
-// as a write, and reports the failure of the write underneath.
+// as a write, and reports the failure of the write underneath. After a Write
+// there is nothing left to flush: Write flushed it.
 func (cw *clientWriter) FlushError() error {
+	if cw.flushed {
+		return nil
+	}
 	cw.renew()
 	if g, ok := cw.w.(interface{ WriteHeaderNow() }); ok {
 		g.WriteHeaderNow() // what gin's Flush does first: the status is gin's to write

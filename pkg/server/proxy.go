@@ -161,7 +161,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      tr,
-		FlushInterval:  -1, // write each chunk through at once: server-sent events must not wait
+		FlushInterval:  0, // clientWriter flushes every write: server-sent events must not wait
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		ErrorHandler:   p.handleError,
 		ModifyResponse: p.modifyResponse,

@@ -428,8 +428,8 @@ func TestProxyPassesMethods(t *testing.T) {
 
 // TestProxyStreamsEvents proves that responses are not buffered: the upstream
 // writes the second event only after the client has read the first. A
-// response with a Content-Length is the case that needs FlushInterval -1;
-// ReverseProxy flushes the other two on its own.
+// response with a Content-Length is the case that needs clientWriter's flush
+// after each write; ReverseProxy flushes the other two on its own.
 func TestProxyStreamsEvents(t *testing.T) {
 	tests := []struct {
 		name, contentType string
@@ -1086,7 +1086,7 @@ func TestChatProxyTransport(t *testing.T) {
 	if tr.ResponseHeaderTimeout != cfg.ResponseHeaderTimeout {
 		t.Errorf("ResponseHeaderTimeout = %s, want %s", tr.ResponseHeaderTimeout, cfg.ResponseHeaderTimeout)
 	}
-	if p.rp.FlushInterval != -1 {
-		t.Errorf("FlushInterval = %s, want -1", p.rp.FlushInterval)
+	if p.rp.FlushInterval != 0 {
+		t.Errorf("FlushInterval = %s, want 0 (clientWriter flushes each write)", p.rp.FlushInterval)
 	}
 }
