@@ -17,7 +17,7 @@ func startCPU(b *testing.B) func() {
 	start := processCPU()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64((processCPU() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
 }

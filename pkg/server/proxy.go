@@ -76,6 +76,7 @@ type proxyCall struct {
 	// proxy's hooks and deferred calls run on the handler's goroutine.
 	answered bool
 	out      clientWriter // what the reverse proxy writes to
+	preread  []byte       // the request body when read ahead (preread.go)
 	body     upstreamBody // the upstream's response body, once answered
 	in       clientBody   // the client's request body, when it has one
 	usage    *callUsage   // the request's counting state (metering.go); nil: none
@@ -273,8 +274,14 @@ func (p *chatProxy) handle(c *gin.Context) {
 	}
 	end, _ := ctx.Deadline()
 	call.out.init(w, p.idleTimeout, end)
+	out := r.WithContext(ctx)
+	var err error
+	if call.preread, err = prereadBody(out); err != nil {
+		p.handleError(&call.out, out, err)
+		return
+	}
 	call.start = time.Now()
-	p.rp.ServeHTTP(&call.out, r.WithContext(ctx))
+	p.rp.ServeHTTP(&call.out, out)
 }
 
 // outURL joins the upstream URL and the validated rest of the path.
@@ -323,6 +330,9 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	u := call.outURL
 	pr.Out.URL = &u
+	if call.preread != nil {
+		pr.Out.Body = inMemoryBody(call.preread)
+	}
 	pr.Out.Host = "" // the Host header names the upstream
 	h := pr.Out.Header
 	p.dropManagedVariants(h) // first: what jwtgate sets below stays

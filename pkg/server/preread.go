@@ -1,0 +1,48 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+)
+
+// maxPrereadBody is the largest request body the proxy reads whole before
+// forwarding it. Chat requests are mostly smaller; larger ones, and bodies of
+// unknown length, stream through as they arrive.
+const maxPrereadBody = 16 << 10
+
+// prereadBody reads the request body into memory when its length is known and
+// at most maxPrereadBody, replaces r.Body with it and returns it; rewrite gives
+// the outbound request the same bytes as the kind of reader net/http's
+// transport recognises as in memory (ReverseProxy wraps the body it clones in
+// a reader of its own, which the transport does not recognise). The transport
+// writes such a body with the headers, in one system call; any other body it
+// writes after flushing the headers on their own (so that a server may answer
+// a long upload early): a second write per request, and a second read for the
+// upstream. A body the client cuts short or garbles fails here: the error
+// wraps a [*clientBodyError] for handleError, as when the transport reads it.
+// For any other body it returns nil and leaves r alone.
+func prereadBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 || n > maxPrereadBody || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // Content-Length promised more
+		}
+		if _, marked := err.(*clientBodyError); !marked {
+			err = &clientBodyError{err: err}
+		}
+		return nil, err
+	}
+	// The transport closes the body it is given, never r.Body: close the
+	// client's here. net/http's server body is at its end and closes at once.
+	_ = r.Body.Close()
+	r.Body = inMemoryBody(buf)
+	return buf, nil
+}
+
+// inMemoryBody is b as a request body the transport writes with the headers.
+func inMemoryBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
