@@ -90,6 +90,10 @@ BENCHRE     ?= .
 benchcmp: ## Benchmarks of BENCHPKG matching BENCHRE at git BENCHREF (default HEAD) and in the working tree, interleaved BENCHCOUNT times, compared by benchstat
 	GO="$(GO)" ./scripts/benchcmp.sh -ref $(BENCHREF) -count $(BENCHCOUNT) $(BENCHPKG) '$(BENCHRE)'
 
+.PHONY: syscalls
+syscalls: ## System calls per proxied request (strace -c; needs strace), for the working tree and, with BENCHREF set, that commit too
+	GO="$(GO)" ./scripts/syscalls.sh $(if $(filter-out HEAD,$(BENCHREF)),-ref $(BENCHREF))
+
 # run-fuzz fuzzes each of FUZZ_TARGETS for FUZZTIME, one package at a time (go test
 # fuzzes one target per run), and stops at the first failure.
 define run-fuzz
