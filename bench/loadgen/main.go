@@ -13,6 +13,9 @@
 // and the time to the end of the body is reported as total_p50_ms/total_p99_ms.
 // -client raw (the default for http) is a lean HTTP/1.1 client of its own, so
 // that the generator's core is not the limit; -client std uses net/http.
+// "loadgen streams" holds many event streams open at once and measures each
+// event's delay instead (streams.go).
+//
 // The cpu field is the number of cores the generator itself kept busy while
 // measuring: close to the cores it may use, the generator and not the server
 // limited the run. Each -pid names a server process whose CPU time (utime +
@@ -102,6 +105,9 @@ type result struct {
 }
 
 func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "streams" {
+		return runStreams(args[1:], stdout)
+	}
 	o, err := parseFlags(args)
 	if err != nil {
 		return err

@@ -44,3 +44,33 @@ func parseProcStat(b []byte) (float64, error) {
 	}
 	return float64(ut+st) / clockTicks, nil
 }
+
+// procRSSKiB returns the resident memory of process pid (VmRSS of
+// /proc/<pid>/status), in KiB.
+func procRSSKiB(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("reading the memory of pid %d: %w", pid, err)
+	}
+	return parseVmRSS(b)
+}
+
+// parseVmRSS reads the "VmRSS:   1234 kB" line of a /proc status file.
+func parseVmRSS(b []byte) (int64, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			break
+		}
+		n, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			break
+		}
+		return n, nil
+	}
+	return 0, errors.New("no VmRSS line in /proc status")
+}

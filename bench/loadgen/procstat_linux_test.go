@@ -55,3 +55,16 @@ func TestGeneratePIDCPU(t *testing.T) {
 		t.Error("-pid 0 accepted")
 	}
 }
+
+func TestParseVmRSS(t *testing.T) {
+	status := "Name:\tjwtgate\nVmPeak:\t  900 kB\nVmRSS:\t   12345 kB\nThreads:\t7\n"
+	if got, err := parseVmRSS([]byte(status)); err != nil || got != 12345 {
+		t.Errorf("parseVmRSS = %d, %v; want 12345", got, err)
+	}
+	if _, err := parseVmRSS([]byte("Name:\tx\n")); err == nil {
+		t.Error("parseVmRSS without a VmRSS line succeeded")
+	}
+	if rss, err := procRSSKiB(os.Getpid()); err != nil || rss <= 0 {
+		t.Errorf("procRSSKiB(self) = %d, %v", rss, err)
+	}
+}
