@@ -90,6 +90,10 @@ BENCHRE     ?= .
 benchcmp: ## Benchmarks of BENCHPKG matching BENCHRE at git BENCHREF (default HEAD) and in the working tree, interleaved BENCHCOUNT times, compared by benchstat
 	GO="$(GO)" ./scripts/benchcmp.sh -ref $(BENCHREF) -count $(BENCHCOUNT) $(BENCHPKG) '$(BENCHRE)'
 
+.PHONY: streams
+streams: ## Many concurrent streams through jwtgate (STREAMS_N, default 10000, an event each 100ms): added delay, memory per stream; not in test
+	GO="$(GO)" ./scripts/streams.sh
+
 .PHONY: syscalls
 syscalls: ## System calls per proxied request (strace -c; needs strace), for the working tree and, with BENCHREF set, that commit too
 	GO="$(GO)" ./scripts/syscalls.sh $(if $(filter-out HEAD,$(BENCHREF)),-ref $(BENCHREF))

@@ -10,6 +10,7 @@
 # comparison (REF is the baseline). Nothing is left behind but the two result
 # files in bin/benchcmp/.
 set -euo pipefail
+export GOTOOLCHAIN=auto # go.mod's toolchain line, as the Makefile does
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}

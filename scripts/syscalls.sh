@@ -12,6 +12,7 @@
 # prints the calls per request by name; then the same for streams of 10 events.
 # Needs strace (Debian: apt-get install strace); not part of make test.
 set -euo pipefail
+export GOTOOLCHAIN=auto # go.mod's toolchain line, as the Makefile does
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
