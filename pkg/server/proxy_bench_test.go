@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // The benchmarks come in pairs, the same requests sent straight to a loopback
@@ -184,4 +187,29 @@ func BenchmarkDirectLargeBody(b *testing.B) {
 func BenchmarkProxyLargeBody(b *testing.B) {
 	front := newBenchProxy(b, newLargeBodyUpstream(b))
 	benchmarkLargeBody(b, front.URL+"/chat/chat/completions")
+}
+
+// BenchmarkProxyCopyBuffer forwards the large non-streamed answer of
+// BenchmarkProxyLargeBody through proxies whose only difference is the size of
+// the buffers that carry response bodies (`benchstat -col /buf`): the buffer
+// is held for as long as a response streams, so its size is memory per open
+// stream.
+func BenchmarkProxyCopyBuffer(b *testing.B) {
+	up := newLargeBodyUpstream(b)
+	gin.SetMode(gin.TestMode)
+	for _, size := range []int{4 << 10, 8 << 10, 16 << 10, 32 << 10} {
+		b.Run(fmt.Sprintf("buf=%dKiB", size>>10), func(b *testing.B) {
+			p, err := buildChatProxy(testChatConfig(mustParseURL(b, up.URL+"/v1")), nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.rp.BufferPool = newBufferPool(size)
+			r := gin.New()
+			r.Use(testClaims)
+			r.Any("/chat/*path", p.handle)
+			front := httptest.NewServer(r)
+			b.Cleanup(front.Close)
+			benchmarkLargeBody(b, front.URL+"/chat/chat/completions")
+		})
+	}
 }
