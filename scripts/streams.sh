@@ -121,14 +121,29 @@ start_jwtgate() {
 	url="http://127.0.0.1:$port"
 }
 
-declare -A R
-# run KEY N URL [LOADGEN-ARGS...]: one streams run; its JSON line goes to R[KEY].
+declare -A R MEM
+# run KEY N URL [JWTGATE-URL LOADGEN-ARGS...]: one streams run; its JSON line
+# goes to R[KEY]. With JWTGATE-URL, jwtgate's heap and stacks in use and its
+# goroutines are read from its /metrics in the middle of the window, into MEM[KEY].
 run() {
-	local key=$1 n=$2 u=$3
+	local key=$1 n=$2 u=$3 jg=${4:-} lg mid
 	shift 3
+	[ $# -gt 0 ] && shift
 	echo "streams: $key, $n streams" >&2
-	R[$key]=$("${loadgen_pin[@]}" bin/loadgen streams -name "$key" -n "$n" -ramp "$RAMP" -settle "$SETTLE" -d "$DURATION" \
-		-header 'Content-Type: application/json' -body "$STREAM_BODY" -url "$u$query" "$@")
+	"${loadgen_pin[@]}" bin/loadgen streams -name "$key" -n "$n" -ramp "$RAMP" -settle "$SETTLE" -d "$DURATION" \
+		-header 'Content-Type: application/json' -body "$STREAM_BODY" -url "$u$query" "$@" >"$work/run.json" &
+	lg=$!
+	children+=("$lg")
+	if [ -n "$jg" ]; then
+		mid=$(awk -v n="$n" -v r="$RAMP" -v s="$(secs "$SETTLE")" -v d="$(secs "$DURATION")" 'BEGIN { print n / r + s + d / 2 }')
+		sleep "$mid"
+		MEM[$key]=$(for m in go_memstats_heap_inuse_bytes go_memstats_stack_inuse_bytes go_goroutines; do
+			bin/probe metric -url "$jg/metrics" -name "$m" 2>/dev/null || echo 0
+		done | awk -v n="$n" 'NR == 1 { h = $1 } NR == 2 { st = $1 } NR == 3 { g = $1 }
+			END { printf "heap %.1f KiB, stacks %.1f KiB, %.1f goroutines per stream", h / n / 1024, st / n / 1024, g / n }')
+	fi
+	wait "$lg" || die "loadgen streams failed for $key"
+	R[$key]=$(cat "$work/run.json")
 	echo "${R[$key]}" >>"$work/streams.jsonl"
 }
 
@@ -143,13 +158,13 @@ for r in $RUNS; do
 	h2)
 		start_jwtgate jwtgate-h2 "https://$uptls/v1"
 		tok=$(bin/probe json -url "$url/sessions" -method POST -header "X-API-Key: k" -field access_token)
-		run "via jwtgate, upstream h2 n=$N" "$N" "$url/chat/chat/completions" -pid "$spid" -header "Authorization: Bearer $tok"
+		run "via jwtgate, upstream h2 n=$N" "$N" "$url/chat/chat/completions" "$url" -pid "$spid" -header "Authorization: Bearer $tok"
 		kill "$spid"
 		;;
 	h1)
 		start_jwtgate jwtgate-h1 "http://$up/v1"
 		tok=$(bin/probe json -url "$url/sessions" -method POST -header "X-API-Key: k" -field access_token)
-		run "via jwtgate, upstream h1 n=$n_h1" "$n_h1" "$url/chat/chat/completions" -pid "$spid" -header "Authorization: Bearer $tok"
+		run "via jwtgate, upstream h1 n=$n_h1" "$n_h1" "$url/chat/chat/completions" "$url" -pid "$spid" -header "Authorization: Bearer $tok"
 		kill "$spid"
 		;;
 	*) die "STREAMS_RUNS: unknown run $r" ;;
@@ -182,10 +197,10 @@ for key in "${!R[@]}"; do
 	d=${R["direct n=$n"]:-}
 	[ -n "$d" ] || continue
 	v=${R[$key]}
-	printf '  %-34s p50 %+.2f ms, p99 %+.2f ms; %s KiB per open stream\n' "$key" \
+	printf '  %-34s p50 %+.2f ms, p99 %+.2f ms; %s KiB resident per open stream (%s)\n' "$key" \
 		"$(awk -v a="$(num "$v" delay_p50_ms)" -v b="$(num "$d" delay_p50_ms)" 'BEGIN { print a - b }')" \
 		"$(awk -v a="$(num "$v" delay_p99_ms)" -v b="$(num "$d" delay_p99_ms)" 'BEGIN { print a - b }')" \
-		"$(num "$v" rss_per_stream_kib)"
+		"$(num "$v" rss_per_stream_kib)" "${MEM[$key]:-}"
 done
 echo
 echo "raw results:"
