@@ -188,6 +188,14 @@ cmp_run() {
 	"${loadgen_pin[@]}" bin/loadgen "${args[@]}"
 }
 
+# clean_run JSON: whether a run completed requests without transport errors
+# or non-2xx answers.
+clean_run() {
+	local r e b
+	r=$(num "$1" requests) e=$(num "$1" errors) b=$(num "$1" non2xx)
+	[ "${r:-0}" -gt 0 ] && [ "${e:-1}" = 0 ] && [ "${b:-1}" = 0 ]
+}
+
 # median VALUES...: the middle value (the lower middle of an even count).
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
@@ -236,26 +244,41 @@ run_proxy_comparison() {
 
 	declare -gA CMP_RPS CMP_RATIO CMP_CPU CMP_P50 CMP_ADDED CMP_EVCPU CMP_REL
 	local -A rps cpu p50 added ev rel
-	local cpurel=""
+	local cpurel="" bad dropped=0
 	local n=${#cmp_targets[@]} order
 	for ((i = 0; i < PROXY_ROUNDS; i++)); do
 		echo "proxies: round $((i + 1)) of $PROXY_ROUNDS" >&2
-		declare -A r_rps=() r_p50=() r_cpu=()
+		declare -A r_rps=() r_p50=() r_cpu=() r_ev=()
+		bad=""
 		for ((j = 0; j < n; j++)); do
 			name=${cmp_targets[$(((i + j) % n))]}
-			line=$(cmp_run "$name" "$PROXY_CONNS" "$PROXY_ROUND_DURATION" "$CHAT_BODY")
+			line=$(cmp_run "$name" "$PROXY_CONNS" "$PROXY_ROUND_DURATION" "$CHAT_BODY" || true)
 			echo "$line" >>"$work/proxies.jsonl"
+			clean_run "$line" || bad+=" $name"
 			r_rps[$name]=$(num "$line" rps)
 			r_cpu[$name]=$(first_pid_cpu "$line")
-			cpu[$name]+=" ${r_cpu[$name]}"
-			line=$(cmp_run "$name" 1 "$PROXY_LAT_DURATION" "$CHAT_BODY")
+			line=$(cmp_run "$name" 1 "$PROXY_LAT_DURATION" "$CHAT_BODY" || true)
 			echo "$line" >>"$work/proxies.jsonl"
+			clean_run "$line" || bad+=" $name(c=1)"
 			r_p50[$name]=$(num "$line" p50_ms)
 			if [ "$name" != healthz ]; then
-				line=$(cmp_run "$name" "$PROXY_CONNS" "$PROXY_ROUND_DURATION" "$STREAM_BODY" "?events=$STREAM_EVENTS&event_delay=$EVENT_DELAY")
+				line=$(cmp_run "$name" "$PROXY_CONNS" "$PROXY_ROUND_DURATION" "$STREAM_BODY" "?events=$STREAM_EVENTS&event_delay=$EVENT_DELAY" || true)
 				echo "$line" >>"$work/proxies.jsonl"
-				ev[$name]+=" $(awk -v c="$(first_pid_cpu "$line")" -v e="$STREAM_EVENTS" 'BEGIN { printf "%.3f", c / e }')"
+				clean_run "$line" || bad+=" $name(stream)"
+				r_ev[$name]=$(awk -v c="$(first_pid_cpu "$line")" -v e="$STREAM_EVENTS" 'BEGIN { printf "%.3f", c / e }')
 			fi
+		done
+		if [ -n "$bad" ]; then
+			# A run with failed requests or none at all (the machine stalled it)
+			# would skew every ratio of its round: the round is dropped whole.
+			echo "proxies: round $((i + 1)) dropped: transport errors, non-2xx answers or no request in:$bad" >&2
+			dropped=$((dropped + 1))
+			unset r_rps r_p50 r_cpu r_ev
+			continue
+		fi
+		for name in "${cmp_targets[@]}"; do
+			cpu[$name]+=" ${r_cpu[$name]}"
+			if [ -n "${r_ev[$name]:-}" ]; then ev[$name]+=" ${r_ev[$name]}"; fi
 		done
 		d_rps=${r_rps[direct]} d_p50=${r_p50[direct]}
 		for name in "${cmp_targets[@]}"; do
@@ -272,8 +295,10 @@ run_proxy_comparison() {
 		if [ -n "${r_cpu[base]:-}" ]; then
 			cpurel+=" $(ratio "${r_cpu[jwtgate]}" "${r_cpu[base]}")"
 		fi
-		unset r_rps r_p50 r_cpu
+		unset r_rps r_p50 r_cpu r_ev
 	done
+	CMP_DROPPED=$dropped
+	[ "$dropped" -lt "$PROXY_ROUNDS" ] || die "proxies: every round was dropped (see the raw runs)"
 	for name in "${cmp_targets[@]}"; do
 		# shellcheck disable=SC2086 # the lists are space-separated numbers
 		CMP_RPS[$name]=$(median ${rps[$name]})
@@ -301,7 +326,7 @@ report_proxy_comparison() {
 	local name k
 	echo
 	echo "proxies: the same loopback upstream's chat completion, direct and through each proxy"
-	echo "  (median of $PROXY_ROUNDS interleaved rounds; $PROXY_ROUND_DURATION at c=$PROXY_CONNS, $PROXY_LAT_DURATION at c=1;"
+	echo "  (median of $((PROXY_ROUNDS - CMP_DROPPED)) interleaved rounds ($CMP_DROPPED of $PROXY_ROUNDS dropped for failed runs); $PROXY_ROUND_DURATION at c=$PROXY_CONNS, $PROXY_LAT_DURATION at c=1;"
 	echo "   streamed: $STREAM_EVENTS events $EVENT_DELAY apart; CPU is the proxy process's, from /proc/<pid>/stat)"
 	printf '  %-46s %9s %8s %11s %9s %10s %12s\n' "target" "req/s" "x direct" "CPU/req us" "p50 c=1" "added p50" "CPU/event us"
 	for name in "${cmp_targets[@]}"; do
