@@ -107,10 +107,10 @@ func TestSharedLimits(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		rs := redistest.Start(t)
 		replicas := startCountingReplicas(t, 3, "JWTGATE_LIMITS_REDIS_URL="+rs.URL())
-		for i, r := range replicas {
-			if got := r.readyLimits(t); got != "shared" {
-				t.Errorf("replica %d: /readyz limits %q, want shared", i+1, got)
-			}
+		// A replica whose first ping to Redis timed out on a loaded machine starts
+		// on its own counters and goes over to Redis by itself: wait for that.
+		for _, r := range replicas {
+			r.waitReadyLimits(t, "shared")
 		}
 		tok := replicas[0].limitedSession(t, apiKey, limits)
 		if got := roundRobin(t, replicas, tok, 12); got != countingRPM {
@@ -195,10 +195,10 @@ func TestRedisTLS(t *testing.T) {
 		t.Fatalf("URL %q is not rediss://", rs.URL())
 	}
 	replicas := startCountingReplicas(t, 2, "JWTGATE_LIMITS_REDIS_URL="+rs.URL(), "SSL_CERT_FILE="+rs.CAFile())
-	for i, r := range replicas {
-		if got := r.readyLimits(t); got != "shared" {
-			t.Fatalf("replica %d: /readyz limits %q over TLS, want shared; logs:\n%s", i+1, got, r.Logs())
-		}
+	// As in TestSharedLimits: a first ping that timed out on a loaded machine
+	// leaves a replica on its own counters until its probe reaches Redis.
+	for _, r := range replicas {
+		r.waitReadyLimits(t, "shared")
 	}
 	tok := replicas[0].limitedSession(t, newAPIKey(t), fmt.Sprintf(`{"requests_per_minute":%d}`, countingRPM))
 	if got := roundRobin(t, replicas, tok, 8); got != countingRPM {
