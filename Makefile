@@ -67,7 +67,7 @@ test-interop: build test-deps ## Interoperability with real clients (Node.js; np
 BENCHCOUNT  ?= 6
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat (ratios against the baselines)
+bench: ## Run the benchmarks (the counting ones need redis-server: make test-deps) BENCHCOUNT times and summarise them with benchstat (ratios against the baselines)
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./pkg/... | tee bin/bench.txt
 	@echo; echo "== verification: jwtgate against raw golang-jwt (impl=golang-jwt is the baseline)"
@@ -76,6 +76,8 @@ bench: ## Run the benchmarks BENCHCOUNT times and summarise them with benchstat 
 	$(GO) run $(BENCHSTAT) -filter '.name:Route' -col /route bin/bench.txt
 	@echo; echo "== session limits: proxied chat route (1 KiB body) with limits against the same route without"
 	$(GO) run $(BENCHSTAT) -filter '.name:ChatLimits' -col /limits bin/bench.txt
+	@echo; echo "== usage counting: proxied chat route of a counted session (local counters, Redis on loopback) against an unlimited one"
+	$(GO) run $(BENCHSTAT) -filter '.name:(ChatCounting OR ChatCountingParallel)' -col /counting bin/bench.txt
 	@echo; echo "== DPoP: a DPoP-bound token with a fresh proof per request against a bearer token, middleware and whole handler"
 	$(GO) run $(BENCHSTAT) -filter '.name:DPoP' -col /scheme bin/bench.txt
 	$(GO) run $(BENCHSTAT) -filter '.name:DPoPChat' -col /scheme bin/bench.txt
