@@ -140,6 +140,11 @@ func TestRedisOutage(t *testing.T) {
 	replicas := startCountingReplicas(t, 3, "JWTGATE_LIMITS_REDIS_URL="+rs.URL())
 	apiKey := newAPIKey(t)
 	limits := fmt.Sprintf(`{"requests_per_minute":%d}`, countingRPM)
+	// As in TestSharedLimits: every replica on Redis first, or one that started
+	// on its own counters would count the requests below there too.
+	for _, r := range replicas {
+		r.waitReadyLimits(t, "shared")
+	}
 
 	tok := replicas[0].limitedSession(t, apiKey, limits)
 	if got := roundRobin(t, replicas, tok, countingRPM); got != countingRPM {

@@ -289,8 +289,8 @@ func TestAccessLog(t *testing.T) {
 			continue
 		}
 		for k := range rec {
-			// input_tokens and output_tokens are usage counts, not credentials.
-			if lk := strings.ToLower(k); lk != "api_key_fingerprint" && lk != "input_tokens" && lk != "output_tokens" &&
+			// input_tokens, output_tokens and estimated_tokens are usage counts, not credentials.
+			if lk := strings.ToLower(k); lk != "api_key_fingerprint" && lk != "input_tokens" && lk != "output_tokens" && lk != "estimated_tokens" &&
 				(strings.Contains(lk, "authorization") || strings.Contains(lk, "api_key") ||
 					strings.Contains(lk, "token") || strings.Contains(lk, "secret")) {
 				t.Errorf("access line has a field %q: %v", k, rec)
