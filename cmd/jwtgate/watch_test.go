@@ -24,7 +24,10 @@ func writeFile(t *testing.T, p, s string) {
 // settled polls w twice, as two watch intervals would, and reports whether a
 // change was found.
 func settled(w *fileWatcher) bool {
-	return w.poll() || w.poll()
+	if w.poll() {
+		return true
+	}
+	return w.poll()
 }
 
 // secretConfig returns a loader of a configuration whose jwt.secret_file is
