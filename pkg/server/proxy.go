@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtgate/jwtgate/pkg/h1"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -141,6 +142,19 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	// Pass bodies through as the upstream encoded them: with compression on, the
 	// transport would ask for gzip on the client's behalf and decode it here.
 	tr.DisableCompression = true
+	var rt http.RoundTripper = tr
+	if u.Scheme == "http" {
+		// One goroutine per request and no buffers held by an open stream
+		// (pkg/h1); upgrades and what else it does not carry go to tr.
+		rt = h1.New(h1.Config{
+			DialTimeout:           cfg.ConnectTimeout,
+			KeepAlive:             30 * time.Second,
+			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+			IdleConnTimeout:       tr.IdleConnTimeout,
+			Fallback:              tr,
+		})
+	}
 
 	p := &chatProxy{
 		upstream:       u,
@@ -165,7 +179,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      tr,
+		Transport:      rt,
 		FlushInterval:  0, // clientWriter flushes every write: server-sent events must not wait
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		ErrorHandler:   p.handleError,
@@ -336,6 +350,11 @@ func (p *chatProxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL = &u
 	if call.preread != nil {
 		pr.Out.Body = inMemoryBody(call.preread)
+		// A transport may send the request again after a failure that
+		// its rules allow (pkg/h1, net/http: nothing written, or an
+		// idempotent request), which needs the body again.
+		b := call.preread
+		pr.Out.GetBody = func() (io.ReadCloser, error) { return inMemoryBody(b), nil }
 	}
 	pr.Out.Host = "" // the Host header names the upstream
 	h := pr.Out.Header
