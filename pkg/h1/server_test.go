@@ -22,7 +22,7 @@ type rawServer struct {
 	first    func(c net.Conn, req *http.Request)
 	accepts  atomic.Int32
 	requests atomic.Int32
-	bytes    atomic.Int64 // bytes read from clients
+	bytes    atomic.Int64  // bytes read from clients
 	closed   chan struct{} // a client closed a connection (never blocks: buffered)
 	wg       sync.WaitGroup
 }
