@@ -187,6 +187,13 @@ type streamServer struct{ url string }
 
 func newStreamServer(t *testing.T) *streamServer {
 	t.Helper()
+	return &streamServer{url: newStreamServerB(t)}
+}
+
+// newStreamServerB starts a streamServer for a test or benchmark and returns
+// its URL.
+func newStreamServerB(t testing.TB) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -213,5 +220,5 @@ func newStreamServer(t *testing.T) *streamServer {
 		close(done)
 		_ = ln.Close()
 	})
-	return &streamServer{url: "http://" + ln.Addr().String()}
+	return "http://" + ln.Addr().String()
 }
