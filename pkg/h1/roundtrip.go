@@ -10,15 +10,10 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
-
-// writers lends the buffered writers requests are written with, only while
-// one is written: an open stream holds none.
-var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
 
 // requestWriter hides the *bufio.Writer type from [http.Request.Write], which
 // would otherwise flush the headers on their own before a body it does not
@@ -158,14 +153,14 @@ func (t *Transport) writeRequest(c *conn, req *http.Request) error {
 		r.Body = tb
 		out = &r
 	}
-	bw := writers.Get().(*bufio.Writer)
+	bw := t.writers.Get().(*bufio.Writer)
 	bw.Reset(c)
 	err := out.Write(requestWriter{bw})
 	if err == nil {
 		err = bw.Flush()
 	}
 	bw.Reset(nil)
-	writers.Put(bw)
+	t.writers.Put(bw)
 	switch {
 	case err == nil:
 		return nil

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"sync"
@@ -73,6 +74,9 @@ type Transport struct {
 	maxHeaderBytes int64
 	maxInlineBody  int64
 	fallback       http.RoundTripper
+	// writers lends the buffered writers requests are written with, only
+	// while one is written: an open stream holds none.
+	writers sync.Pool
 
 	mu   sync.Mutex
 	idle map[string][]*conn // per host:port, the most recently used last
@@ -90,6 +94,7 @@ func New(cfg Config) *Transport {
 		fallback:       cfg.Fallback,
 		idle:           make(map[string][]*conn),
 	}
+	t.writers.New = func() any { return bufio.NewWriterSize(nil, bufferSize) }
 	if t.maxIdle == 0 {
 		t.maxIdle = DefaultMaxIdleConnsPerHost
 	}
