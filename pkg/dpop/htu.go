@@ -24,6 +24,30 @@ import (
 // Only URIs made of RFC 3986's characters are accepted: a host is a DNS name or an
 // IP literal (no userinfo, no percent-encoding, no zone), a path is pchars and "/".
 
+// checkHTU checks that htu names the request URI u once both are normalised.
+//
+// A client names the URL in the normal form nearly always, and the normal form
+// of a normal form is itself (FuzzHTUNormalForm holds normalizeHTU to that), so
+// an htu equal to the request's normalised URI matches without being normalised
+// itself; any other is normalised first, and errors come in the same order.
+func checkHTU(htu string, u *url.URL) error {
+	target, terr := normalizeRequestURI(u)
+	if terr == nil && htu == target {
+		return nil
+	}
+	n, err := normalizeHTU(htu)
+	if err != nil {
+		return err
+	}
+	if terr != nil {
+		return terr
+	}
+	if n != target {
+		return ErrProofURI
+	}
+	return nil
+}
+
 // normalizeHTU normalises a proof's htu claim.
 func normalizeHTU(htu string) (string, error) {
 	if strings.ContainsAny(htu, "?#") {
@@ -99,7 +123,10 @@ func normalizeURI(scheme, authority, path string) (string, bool) {
 		return "", false
 	}
 	s := b.String()
-	return s[:start] + removeDotSegments(s[start:]), true
+	if p := removeDotSegments(s[start:]); p != s[start:] {
+		return s[:start] + p, true
+	}
+	return s, true
 }
 
 // splitAuthority splits host[:port], checking both; port comes back in decimal
@@ -238,4 +265,70 @@ func unhex(c byte) byte {
 	default:
 		return c - 'a' + 10
 	}
+}
+
+// matchPlainTarget compares htu with the normal form of the request URI u
+// without building it, when u is already in normal form, as nearly every
+// request URI is: scheme http or https in lower case, a host name in lower case
+// with no port or a port that is not the scheme's default (no leading zero, at
+// most 65535), no RawPath, and a path of unreserved characters and slashes
+// without dot segments. For such a u, normalizeRequestURI returns scheme://host
+// [:port]path as u holds them, and match tells whether htu is exactly that. ok
+// is false for any other u: the caller normalises.
+func matchPlainTarget(htu string, u *url.URL) (match, ok bool) {
+	if u == nil || u.Opaque != "" || u.RawPath != "" {
+		return false, false
+	}
+	var defaultPort string
+	switch u.Scheme {
+	case "https":
+		defaultPort = "443"
+	case "http":
+		defaultPort = "80"
+	default:
+		return false, false
+	}
+	host, port := u.Host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host, port = host[:i], host[i+1:]
+		if !plainPort(port) || port == defaultPort {
+			return false, false
+		}
+	}
+	if host == "" {
+		return false, false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' || !unreserved(c) {
+			return false, false
+		}
+	}
+	p := u.Path
+	if p == "" || p[0] != '/' || strings.Contains(p, "/.") {
+		return false, false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c != '/' && !unreserved(c) {
+			return false, false
+		}
+	}
+	s, h := len(u.Scheme), len(u.Host)
+	return len(htu) == s+3+h+len(p) && htu[:s] == u.Scheme && htu[s:s+3] == "://" &&
+		htu[s+3:s+3+h] == u.Host && htu[s+3+h:] == p, true
+}
+
+// plainPort reports whether p is a port in the decimal form splitAuthority
+// returns: 1 to 65535 without leading zeros.
+func plainPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n <= 65535
 }

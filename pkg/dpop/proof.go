@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The accepted algorithms, by their canonical names.
@@ -39,18 +38,6 @@ func canonicalAlg(alg string) string {
 	return ""
 }
 
-// signingMethod returns golang-jwt's method for a canonical algorithm name.
-func signingMethod(alg string) jwt.SigningMethod {
-	switch alg {
-	case algES256:
-		return jwt.SigningMethodES256 // JOSE r||s, 64 bytes; DER is refused
-	case algEdDSA:
-		return jwt.SigningMethodEdDSA
-	default:
-		return jwt.SigningMethodRS256
-	}
-}
-
 // Verifier checks DPoP proofs (RFC 9449 section 4.3). It is safe for concurrent use.
 //
 // A proof is accepted when it is a compact JWS of at most [MaxProofSize] bytes,
@@ -70,7 +57,8 @@ func signingMethod(alg string) jwt.SigningMethod {
 // Duplicate JSON member names and invalid UTF-8 are refused everywhere, so no two
 // parsers can read one proof two ways.
 type Verifier struct {
-	o options
+	o       options
+	headers *headerCache // the headers of accepted proofs, parsed (headercache.go)
 }
 
 // NewVerifier returns a Verifier; see [WithMaxAge], [WithLeeway], [WithClock],
@@ -95,7 +83,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		}
 		o.replay = c
 	}
-	return &Verifier{o: o}, nil
+	return &Verifier{o: o, headers: newHeaderCache()}, nil
 }
 
 // Nonces returns the nonce source the verifier requires nonces from, or nil when it
@@ -165,7 +153,10 @@ func (v *Verifier) Verify(proof string, req Request) (Result, error) {
 	if now.IsZero() {
 		now = v.o.now()
 	}
-	p, err := parseProof(proof)
+	// The signature is decoded into a buffer on the stack, a variable apart
+	// from p, whose key goes into the header cache.
+	var buf [maxSigLen]byte
+	p, sig, err := parseProofWith(proof, v.headers, buf[:0])
 	if err != nil {
 		return Result{}, err
 	}
@@ -178,8 +169,11 @@ func (v *Verifier) Verify(proof string, req Request) (Result, error) {
 	}
 	// The cheap checks come first, so a proof refused anyway costs no signature
 	// verification.
-	if err := signingMethod(p.alg).Verify(p.signingInput, p.sig, p.key.key); err != nil {
+	if err := verifySignature(p.alg, p.key.key, p.signingInput, sig); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrProofSignature, err)
+	}
+	if !p.cached {
+		v.headers.add(p.header, cachedHeader{alg: p.alg, key: p.key})
 	}
 	// The proof cannot pass the iat check after this instant, so it need not be
 	// remembered longer.
@@ -207,16 +201,10 @@ func (v *Verifier) checkClaims(c *wireClaims, req Request, now time.Time) (time.
 	if c.HTU == "" {
 		return time.Time{}, fmt.Errorf("%w: htu is missing", ErrProofURI)
 	}
-	htu, err := normalizeHTU(c.HTU)
-	if err != nil {
-		return time.Time{}, err
-	}
-	target, err := normalizeRequestURI(req.URL)
-	if err != nil {
-		return time.Time{}, err
-	}
-	if htu != target {
-		return time.Time{}, ErrProofURI
+	if match, ok := matchPlainTarget(c.HTU, req.URL); !ok || !match {
+		if err := checkHTU(c.HTU, req.URL); err != nil {
+			return time.Time{}, err
+		}
 	}
 	iat, err := v.checkIAT(c.IAT, now)
 	if err != nil {
@@ -267,8 +255,10 @@ func (v *Verifier) checkIAT(f float64, now time.Time) (time.Time, error) {
 type parsedProof struct {
 	alg          string // canonical
 	key          publicKey
+	header       string // the header segment, base64url
+	cached       bool   // the header came from the verifier's header cache
 	signingInput string
-	sig          []byte
+	sig          []byte // parseProof's only: parseProofWith returns it apart
 	claims       wireClaims
 }
 
@@ -297,61 +287,107 @@ type wireClaims struct {
 
 // parseProof splits and decodes proof and checks its header and key.
 func parseProof(proof string) (parsedProof, error) {
+	p, sig, err := parseProofWith(proof, nil, nil)
+	p.sig = sig
+	return p, err
+}
+
+// maxStackClaims is the longest claims JSON decoded in a buffer on the stack;
+// longer ones (they may be up to [MaxProofSize]) get one from the heap.
+const maxStackClaims = 1024
+
+// parseProofWith is parseProof taking the header's outcome from cache (nil: no
+// cache) when the header segment is one it holds, and appending the decoded
+// signature, which it returns, to sig when it fits its spare capacity.
+func parseProofWith(proof string, cache *headerCache, sig []byte) (parsedProof, []byte, error) {
 	if len(proof) > MaxProofSize {
-		return parsedProof{}, fmt.Errorf("%w: over %d bytes", ErrProofMalformed, MaxProofSize)
+		return parsedProof{}, nil, fmt.Errorf("%w: over %d bytes", ErrProofMalformed, MaxProofSize)
 	}
-	if !compactChars(proof) {
-		return parsedProof{}, fmt.Errorf("%w: only base64url characters and dots are allowed", ErrProofMalformed)
-	}
+	// A header found in the cache passed compactChars when it was first parsed:
+	// only the rest of the proof needs looking at.
 	dot1 := strings.IndexByte(proof, '.')
+	var ch cachedHeader
+	cached := false
+	if cache != nil && dot1 > 0 {
+		ch, cached = cache.get(proof[:dot1])
+	}
+	checked := 0
+	if cached {
+		checked = dot1
+	}
+	if !compactChars(proof[checked:]) {
+		return parsedProof{}, nil, fmt.Errorf("%w: only base64url characters and dots are allowed", ErrProofMalformed)
+	}
 	dot2 := strings.LastIndexByte(proof, '.')
 	if dot1 <= 0 || dot2 <= dot1+1 || dot2 == len(proof)-1 || strings.IndexByte(proof[dot1+1:dot2], '.') >= 0 {
-		return parsedProof{}, fmt.Errorf("%w: want three non-empty dot-separated parts", ErrProofMalformed)
+		return parsedProof{}, nil, fmt.Errorf("%w: want three non-empty dot-separated parts", ErrProofMalformed)
 	}
 
-	hb, err := b64.DecodeString(proof[:dot1])
-	if err != nil {
-		return parsedProof{}, fmt.Errorf("%w: header is not base64url", ErrProofMalformed)
+	p := parsedProof{header: proof[:dot1], cached: cached, signingInput: proof[:dot2]}
+	if cached {
+		p.alg, p.key = ch.alg, ch.key
+	} else {
+		var err error
+		if p.alg, p.key, err = parseHeader(proof[:dot1]); err != nil {
+			return parsedProof{}, nil, err
+		}
 	}
-	var h wireHeader
+
+	seg := proof[dot1+1 : dot2]
+	var buf [maxStackClaims]byte
+	pb := buf[:0]
+	if n := b64.DecodedLen(len(seg)); n > len(buf) {
+		pb = make([]byte, 0, n)
+	}
+	pb, err := b64.AppendDecode(pb, []byte(seg))
+	if err != nil {
+		return parsedProof{}, nil, fmt.Errorf("%w: payload is not base64url", ErrProofMalformed)
+	}
+	if err := decodeClaims(pb, &p.claims); err != nil {
+		return parsedProof{}, nil, fmt.Errorf("%w: payload is not a JSON object of the expected claims", ErrProofMalformed)
+	}
+	seg = proof[dot2+1:]
+	if b64.DecodedLen(len(seg)) > cap(sig)-len(sig) {
+		sig = nil // longer than any accepted key's signature: decoded to be refused
+	}
+	if sig, err = b64.AppendDecode(sig, []byte(seg)); err != nil {
+		return parsedProof{}, nil, fmt.Errorf("%w: signature is not base64url", ErrProofMalformed)
+	}
+	return p, sig, nil
+}
+
+// parseHeader decodes the header segment h and checks the header and its key.
+func parseHeader(h string) (alg string, key publicKey, err error) {
+	hb, err := b64.DecodeString(h)
+	if err != nil {
+		return "", publicKey{}, fmt.Errorf("%w: header is not base64url", ErrProofMalformed)
+	}
+	var w wireHeader
 	// Duplicate member names and invalid UTF-8 are refused (this decoder's
 	// defaults), and names match case-sensitively as JOSE wants.
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return parsedProof{}, fmt.Errorf("%w: header is not a JSON object of the expected members", ErrProofMalformed)
+	if err := json.Unmarshal(hb, &w); err != nil {
+		return "", publicKey{}, fmt.Errorf("%w: header is not a JSON object of the expected members", ErrProofMalformed)
 	}
-	if h.Crit != nil {
-		return parsedProof{}, ErrProofHeader
+	if w.Crit != nil {
+		return "", publicKey{}, ErrProofHeader
 	}
-	if !dpopTyp(h.Typ) {
-		return parsedProof{}, ErrProofTyp
+	if !dpopTyp(w.Typ) {
+		return "", publicKey{}, ErrProofTyp
 	}
-	if h.Alg == "" {
-		return parsedProof{}, fmt.Errorf("%w: alg is missing", ErrProofAlg)
+	if w.Alg == "" {
+		return "", publicKey{}, fmt.Errorf("%w: alg is missing", ErrProofAlg)
 	}
-	alg := canonicalAlg(h.Alg)
+	alg = canonicalAlg(w.Alg)
 	if alg == "" {
-		return parsedProof{}, fmt.Errorf("%w: want one of %s", ErrProofAlg, Algorithms)
+		return "", publicKey{}, fmt.Errorf("%w: want one of %s", ErrProofAlg, Algorithms)
 	}
-	if h.JWK == nil {
-		return parsedProof{}, fmt.Errorf("%w: jwk is missing", ErrProofKey)
+	if w.JWK == nil {
+		return "", publicKey{}, fmt.Errorf("%w: jwk is missing", ErrProofKey)
 	}
-	key, err := parseJWK(h.JWK, alg)
-	if err != nil {
-		return parsedProof{}, err
+	if key, err = parseJWK(w.JWK, alg); err != nil {
+		return "", publicKey{}, err
 	}
-
-	pb, err := b64.DecodeString(proof[dot1+1 : dot2])
-	if err != nil {
-		return parsedProof{}, fmt.Errorf("%w: payload is not base64url", ErrProofMalformed)
-	}
-	p := parsedProof{alg: alg, key: key, signingInput: proof[:dot2]}
-	if err := json.Unmarshal(pb, &p.claims); err != nil {
-		return parsedProof{}, fmt.Errorf("%w: payload is not a JSON object of the expected claims", ErrProofMalformed)
-	}
-	if p.sig, err = b64.DecodeString(proof[dot2+1:]); err != nil {
-		return parsedProof{}, fmt.Errorf("%w: signature is not base64url", ErrProofMalformed)
-	}
-	return p, nil
+	return alg, key, nil
 }
 
 // dpopTyp reports whether typ names the media type application/dpop+jwt: media
@@ -370,10 +406,17 @@ func dpopTyp(typ string) bool {
 // segment would make another spelling of the same proof.
 func compactChars(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !compactChar[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// compactChar marks the bytes compactChars accepts.
+var compactChar = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	return t
+}()

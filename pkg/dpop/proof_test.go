@@ -414,8 +414,21 @@ func TestVerifyRefusals(t *testing.T) {
 
 			bad := c.clone()
 			tt.fault(bad)
-			_, err := v.Verify(bad.spec.proof(t), bad.req)
+			badProof := bad.spec.proof(t)
+			_, err := v.Verify(badProof, bad.req)
 			checkRefused(t, err, tt.wantErr)
+
+			// The same refusal, word for word, from a verifier that has parsed
+			// and cached the key's header already (headercache.go).
+			warm := mustVerifier(t, append([]Option{WithClock(clk.now)}, c.opts...)...)
+			first := c.clone()
+			first.spec.claims["jti"] = first.spec.claims["jti"].(string) + "-first"
+			if _, err := warm.Verify(first.spec.proof(t), first.req); err != nil {
+				t.Fatalf("the proof without the fault is refused: %v", err)
+			}
+			if _, werr := warm.Verify(badProof, bad.req); werr == nil || werr.Error() != err.Error() {
+				t.Fatalf("with the header cached: error = %v, want %v", werr, err)
+			}
 
 			res, err := v.Verify(c.spec.proof(t), c.req)
 			if err != nil {

@@ -1,7 +1,6 @@
 package dpop
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -22,13 +21,14 @@ const DefaultReplayCacheSize = 100_000
 type replayKey [16]byte
 
 func newReplayKey(jkt, jti string) replayKey {
-	h := sha256.New()
-	h.Write([]byte(jkt))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
-	var sum [sha256.Size]byte
+	// jkt (43 characters) and jti (at most MaxJTILen) fit the buffer on the stack.
+	var buf [64 + MaxJTILen]byte
+	b := append(buf[:0], jkt...)
+	b = append(b, 0)
+	b = append(b, jti...)
+	sum := sha256.Sum256(b)
 	var k replayKey
-	copy(k[:], h.Sum(sum[:0]))
+	copy(k[:], sum[:])
 	return k
 }
 
@@ -76,16 +76,21 @@ func (c *ReplayCache) record(jkt, jti string, expires, now time.Time) error {
 	nowNano := now.UnixNano()
 	for len(c.expires) > 0 && c.expires[0].at < nowNano {
 		delete(c.seen, c.expires[0].key)
-		heap.Pop(&c.expires)
+		c.expires.pop()
 	}
-	if _, ok := c.seen[k]; ok {
-		return ErrProofReplayed
-	}
-	if len(c.seen) >= c.size {
+	if n := len(c.seen); n < c.size {
+		// One map access: the proof was remembered already when adding it
+		// leaves the map's size alone.
+		if c.seen[k] = struct{}{}; len(c.seen) == n {
+			return ErrProofReplayed
+		}
+	} else {
+		if _, ok := c.seen[k]; ok {
+			return ErrProofReplayed
+		}
 		return fmt.Errorf("%w: %d proofs remembered", ErrReplayCacheFull, c.size)
 	}
-	c.seen[k] = struct{}{}
-	heap.Push(&c.expires, expiry{at: expires.UnixNano(), key: k})
+	c.expires.push(expiry{at: expires.UnixNano(), key: k})
 	return nil
 }
 
@@ -95,17 +100,44 @@ type expiry struct {
 	key replayKey
 }
 
-// expiryHeap is a min-heap on expiry time (container/heap): proofs arrive in no
-// particular order of iat, so a queue in arrival order would not do.
+// expiryHeap is a min-heap on expiry time: proofs arrive in no particular order
+// of iat, so a queue in arrival order would not do. It is container/heap's
+// algorithm on the concrete type, without boxing each entry in an interface.
 type expiryHeap []expiry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// push adds e.
+func (h *expiryHeap) push(e expiry) {
+	*h = append(*h, e)
+	s := *h
+	for j := len(s) - 1; j > 0; {
+		i := (j - 1) / 2 // parent
+		if s[i].at <= s[j].at {
+			break
+		}
+		s[i], s[j] = s[j], s[i]
+		j = i
+	}
+}
+
+// pop removes the earliest entry; h must not be empty.
+func (h *expiryHeap) pop() {
+	s := *h
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		j := 2*i + 1 // left child
+		if j >= n {
+			break
+		}
+		if r := j + 1; r < n && s[r].at < s[j].at {
+			j = r
+		}
+		if s[i].at <= s[j].at {
+			break
+		}
+		s[i], s[j] = s[j], s[i]
+		i = j
+	}
+	*h = s
 }
