@@ -58,7 +58,8 @@ type Stats struct {
 // to stop its Redis probe and close its connections.
 type Meter struct {
 	local    *localStore
-	redis    *redisStore // nil without Redis
+	redis    *redisStore  // nil without Redis
+	charges  *chargeQueue // nil without Redis
 	now      func() time.Time
 	logger   *slog.Logger
 	onState  func(State)
@@ -94,7 +95,8 @@ func New(opts ...Option) (*Meter, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"lease TTL", cfg.leaseTTL}, {"redis timeout", cfg.redisTimeout}, {"probe interval", cfg.probeInterval}} {
+	}{{"lease TTL", cfg.leaseTTL}, {"redis timeout", cfg.redisTimeout}, {"probe interval", cfg.probeInterval},
+		{"charge delay", cfg.chargeDelay}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("meter: the %s must be positive, got %s", d.name, d.v))
 		}
@@ -126,6 +128,12 @@ func New(opts ...Option) (*Meter, error) {
 		return nil, err
 	}
 	if m.redis != nil {
+		m.charges = newChargeQueue(cfg.chargeDelay, cfg.maxPendingCharges, m.sendCharges)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.charges.run(m.stop)
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.redisTimeout)
 		err := m.redis.ping(ctx)
 		cancel()
@@ -160,8 +168,13 @@ func (m *Meter) Stats() Stats {
 // Redis fails, the decision is made on local counters. A session with no
 // limits is admitted without counting.
 //
-// Every allowed Decision must be passed to [Meter.Finish] once its answer has
-// ended, however it ended.
+// With Redis, the admission is one round trip, which first carries the
+// charges this replica has queued ([Meter.FinishAsync]); it is bounded by the
+// Redis timeout, not by ctx, so that a client going away neither loses those
+// charges nor counts as an outage.
+//
+// Every allowed Decision must be passed to [Meter.Finish] or
+// [Meter.FinishAsync] once its answer has ended, however it ended.
 func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 	l = l.clamped()
 	if l.IsZero() {
@@ -180,8 +193,14 @@ func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 			lease = m.instance + ":" + strconv.FormatUint(m.seq.Add(1), 36)
 			leaseEnd = now.Add(m.leaseTTL).UnixMilli()
 		}
-		c, mask, err := m.redis.admitRequest(ctx, k.Session, expires.UnixMilli(), l, nowUS, lease, leaseEnd)
+		// The charges this replica has queued ride ahead of the admission.
+		// The call ignores ctx's cancellation: a client gone away says
+		// nothing about Redis, and the charges must land all the same. The
+		// client's timeouts bound it.
+		pending := m.charges.take()
+		c, mask, err := m.redis.admitRequest(context.Background(), k.Session, expires.UnixMilli(), l, nowUS, lease, leaseEnd, pending)
 		if err == nil {
+			m.charges.recycle(pending)
 			d := decide(c, mask, l, nowUS, expires, now)
 			d.key, d.limits, d.backend = Key{Session: k.Session, Expires: expires}, l, backendRedis
 			if d.Allowed && lease != "" {
@@ -189,7 +208,8 @@ func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 			}
 			return d
 		}
-		m.redisFailed(ctx, err)
+		m.redisFailed(context.Background(), err)
+		m.chargeLocally(pending)
 	}
 	if m.redis != nil {
 		m.localDecisions.Add(1)
@@ -205,9 +225,27 @@ func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 // usage, 0 if it reported none) when the session has a token limit, and
 // releases the request's concurrency slot. It ignores ctx's cancellation, so
 // that a request whose client went away is still charged, and does nothing
-// for a refused or unlimited Decision. If Redis fails, the tokens are charged
-// to local counters and the Redis slot lapses by itself ([WithLeaseTTL]).
+// for a refused or unlimited Decision. With Redis, the charge has reached
+// Redis when Finish returns (one round trip, which also carries the charges
+// [Meter.FinishAsync] queued). If Redis fails, the tokens are charged to
+// local counters and the Redis slot lapses by itself ([WithLeaseTTL]).
 func (m *Meter) Finish(ctx context.Context, d Decision, tokens int64) {
+	_ = ctx // kept for callers; the call is bounded by the client's timeouts
+	m.finish(d, tokens, false)
+}
+
+// FinishAsync is [Meter.Finish] without waiting for Redis: with Redis, it
+// queues the charge on this replica and returns at once. The charge reaches
+// Redis ahead of this replica's next admission, which therefore sees it, or
+// within the charge delay ([WithChargeDelay]) otherwise, whichever is first;
+// other replicas see it that much later at most, and a replica that crashes
+// loses the charges of that window. The queue is bounded
+// ([WithMaxPendingCharges]) and sent on [Meter.Close]. Without Redis, or while
+// it is unreachable, FinishAsync charges the local counters, as Finish does.
+func (m *Meter) FinishAsync(d Decision, tokens int64) { m.finish(d, tokens, true) }
+
+// finish is Finish (queued: FinishAsync).
+func (m *Meter) finish(d Decision, tokens int64, queued bool) {
 	if !d.Allowed || d.backend == backendNone {
 		return
 	}
@@ -222,12 +260,16 @@ func (m *Meter) Finish(ctx context.Context, d Decision, tokens int64) {
 	nowUS := now.UnixMicro()
 	if d.backend == backendRedis {
 		if m.State() == StateShared {
-			ctx = context.WithoutCancel(ctx)
-			err := m.redis.finishRequest(ctx, d.key.Session, d.key.Expires.UnixMilli(), tokens, nowUS, d.lease)
-			if err == nil {
+			c := pendingCharge{session: d.key.Session, expiresMS: d.key.Expires.UnixMilli(), tokens: tokens, nowUS: nowUS, lease: d.lease}
+			if !queued {
+				b := append(m.charges.take(), c)
+				m.sendCharges(b)
+				m.charges.recycle(b)
 				return
 			}
-			m.redisFailed(ctx, err)
+			if m.charges.add(c) {
+				return
+			}
 		}
 		if tokens > 0 {
 			m.local.charge(d.key.Session, d.key.Expires.UnixMicro(), tokens, nowUS)
@@ -237,8 +279,9 @@ func (m *Meter) Finish(ctx context.Context, d Decision, tokens int64) {
 	m.local.finish(d.key.Session, d.gen, d.leased, tokens, nowUS)
 }
 
-// Close stops the Redis probe, waits for it, and closes the Redis client.
-// Admit and Finish keep working on local counters after Close.
+// Close stops the Redis probe and the charge flusher, sends the charges
+// still queued (to local counters if Redis fails), and closes the Redis
+// client. Admit and Finish keep working on local counters after Close.
 func (m *Meter) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -252,11 +295,39 @@ func (m *Meter) Close() error {
 	if m.redis == nil {
 		return nil
 	}
+	m.sendCharges(m.charges.close())
 	m.state.Store(uint32(StateFallback))
 	if err := m.redis.client.Close(); err != nil {
 		return fmt.Errorf("closing the redis client: %w", err)
 	}
 	return nil
+}
+
+// sendCharges sends queued charges to Redis in one round trip; if Redis is
+// not in use or fails, their tokens go to the local counters instead.
+func (m *Meter) sendCharges(b []pendingCharge) {
+	if len(b) == 0 {
+		return
+	}
+	if m.State() == StateShared {
+		ctx := context.Background() // bounded by the client's timeouts
+		err := m.redis.chargeRequests(ctx, b)
+		if err == nil {
+			return
+		}
+		m.redisFailed(ctx, err)
+	}
+	m.chargeLocally(b)
+}
+
+// chargeLocally charges the tokens of charges that did not reach Redis to the
+// local counters; their Redis slots lapse by themselves.
+func (m *Meter) chargeLocally(b []pendingCharge) {
+	for _, c := range b {
+		if c.tokens > 0 {
+			m.local.charge(c.session, c.expiresMS*1000, c.tokens, c.nowUS)
+		}
+	}
 }
 
 // redisFailed records a failed Redis call; unless the caller's context was

@@ -35,6 +35,9 @@ type config struct {
 	redisTimeout  time.Duration
 	probeInterval time.Duration
 	keyPrefix     string
+
+	chargeDelay       time.Duration
+	maxPendingCharges int
 }
 
 func defaultConfig() config {
@@ -47,6 +50,9 @@ func defaultConfig() config {
 		redisTimeout:  DefaultRedisTimeout,
 		probeInterval: DefaultProbeInterval,
 		keyPrefix:     DefaultKeyPrefix,
+
+		chargeDelay:       DefaultChargeDelay,
+		maxPendingCharges: DefaultMaxPendingCharges,
 	}
 }
 
@@ -92,3 +98,15 @@ func WithProbeInterval(d time.Duration) Option { return func(c *config) { c.prob
 // WithKeyPrefix sets the start of every Redis key (default
 // [DefaultKeyPrefix]), so that several jwtgate deployments can share a server.
 func WithKeyPrefix(p string) Option { return func(c *config) { c.keyPrefix = p } }
+
+// WithChargeDelay sets how long, with Redis, a finished request's charge (its
+// tokens and the release of its concurrency slot) may wait on its replica
+// before it is sent, when no admission on that replica carries it first
+// (default [DefaultChargeDelay]). Other replicas see the charge that much
+// later at most, and a replica that crashes loses the charges of that window.
+func WithChargeDelay(d time.Duration) Option { return func(c *config) { c.chargeDelay = d } }
+
+// WithMaxPendingCharges bounds the charges queued for Redis on a replica (at
+// least 1; default [DefaultMaxPendingCharges]): the Finish that fills the
+// queue sends it at once.
+func WithMaxPendingCharges(n int) Option { return func(c *config) { c.maxPendingCharges = max(n, 1) } }

@@ -90,6 +90,24 @@ end
 return {mask, tat, win, cur, prev, used, inflight}
 `
 
+// chargeScript charges finished requests of one session, in one minute, and
+// releases their leases. KEYS: the minute's counter, used, lease. ARGV: the
+// tokens, when the minute's counter lapses (ms), the session's end (ms), then
+// the lease ids to release. It returns 1.
+const chargeScript = `
+local n = tonumber(ARGV[1])
+if n > 0 then
+  redis.call('INCRBY', KEYS[1], n)
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  redis.call('INCRBY', KEYS[2], n)
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+if #ARGV > 3 then
+  redis.call('ZREM', KEYS[3], unpack(ARGV, 4))
+end
+return 1
+`
+
 // ParseRedisURL checks a limits.redis_url and returns the client options it
 // names: redis://[[user]:password@]host[:port][/db][?option=value] or
 // rediss:// for TLS (go-redis's URL options, such as dial_timeout, apply). Its
@@ -118,6 +136,7 @@ type redisStore struct {
 	client *redis.Client
 	addr   string // host:port, for logs: never the URL
 	admit  *redis.Script
+	charge *redis.Script
 	prefix string
 }
 
@@ -154,25 +173,53 @@ func newRedisStore(opts *redis.Options, tlsConfig *tls.Config, timeout time.Dura
 		client: redis.NewClient(opts),
 		addr:   opts.Addr,
 		admit:  redis.NewScript(admitScript),
+		charge: redis.NewScript(chargeScript),
 		prefix: prefix,
 	}
 }
 
 // keys returns the session's keys for the minute win: tat, used, the
-// minute's counter, the previous minute's, lease.
+// minute's counter, the previous minute's, lease. They are cut from one
+// string, built in one buffer.
 func (s *redisStore) keys(session string, win int64) []string {
-	h := s.prefix + "{" + session + "}:"
-	w := h + "w:"
-	return []string{h + "tat", h + "used", w + strconv.FormatInt(win, 10), w + strconv.FormatInt(win-1, 10), h + "lease"}
+	var buf [256]byte
+	b := buf[:0]
+	var ends [5]int
+	head := func() { b = append(append(append(b, s.prefix...), '{'), session...); b = append(b, "}:"...) }
+	head()
+	b = append(b, "tat"...)
+	ends[0] = len(b)
+	head()
+	b = append(b, "used"...)
+	ends[1] = len(b)
+	head()
+	b = strconv.AppendInt(append(b, "w:"...), win, 10)
+	ends[2] = len(b)
+	head()
+	b = strconv.AppendInt(append(b, "w:"...), win-1, 10)
+	ends[3] = len(b)
+	head()
+	b = append(b, "lease"...)
+	ends[4] = len(b)
+	all := string(b)
+	return []string{all[:ends[0]], all[ends[0]:ends[1]], all[ends[1]:ends[2]], all[ends[2]:ends[3]], all[ends[3]:ends[4]]}
 }
 
-// admitRequest applies the counting rules in Redis.
+// admitRequest applies the counting rules in Redis, after the charges
+// pending, in the same round trip: one pipeline, in order, so that the
+// admission sees them.
 func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS int64, l Limits,
-	nowUS int64, lease string, leaseEndMS int64) (counters, uint8, error) {
+	nowUS int64, lease string, leaseEndMS int64, pending []pendingCharge) (counters, uint8, error) {
 	win := nowUS / 1000 / windowMS
-	res, err := s.admit.Run(ctx, s.client, s.keys(session, win),
+	calls := s.chargeCalls(pending, 1)
+	calls = append(calls, scriptCall{script: s.admit, keys: s.keys(session, win), args: []any{
 		nowUS, expiresMS, l.RequestsPerMinute, l.TokensPerMinute, l.TotalTokens, l.ConcurrentRequests,
-		lease, leaseEndMS, win).Int64Slice()
+		lease, leaseEndMS, win}})
+	cmds, err := s.run(ctx, calls)
+	if err != nil {
+		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
+	}
+	res, err := cmds[len(cmds)-1].Int64Slice()
 	if err != nil {
 		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
 	}
@@ -183,27 +230,120 @@ func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS
 	return c, uint8(res[0]), nil
 }
 
-// finishRequest charges tokens and releases a lease in Redis: plain commands
-// in one pipeline (one round trip), each atomic on its own.
-func (s *redisStore) finishRequest(ctx context.Context, session string, expiresMS, tokens, nowUS int64, lease string) error {
-	win := nowUS / 1000 / windowMS
-	keys := s.keys(session, win)
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if tokens > 0 {
-			p.IncrBy(ctx, keys[2], tokens)
-			p.PExpireAt(ctx, keys[2], time.UnixMilli((win+2)*windowMS))
-			p.IncrBy(ctx, keys[1], tokens)
-			p.PExpireAt(ctx, keys[1], time.UnixMilli(expiresMS))
-		}
-		if lease != "" {
-			p.ZRem(ctx, keys[4], lease)
-		}
+// chargeRequests sends finished requests' charges and lease releases in one
+// pipeline (one round trip).
+func (s *redisStore) chargeRequests(ctx context.Context, pending []pendingCharge) error {
+	if len(pending) == 0 {
 		return nil
-	})
-	if err != nil {
+	}
+	if _, err := s.run(ctx, s.chargeCalls(pending, 0)); err != nil {
 		return fmt.Errorf("charging in redis: %w", err)
 	}
 	return nil
+}
+
+// chargeCalls turns pending charges into calls of the charge script, one per
+// session and minute: their tokens summed, their leases released together.
+// extra is room left for the caller's own calls.
+func (s *redisStore) chargeCalls(pending []pendingCharge, extra int) []scriptCall {
+	calls := make([]scriptCall, 0, len(pending)+extra)
+	for i := range pending {
+		p := &pending[i]
+		win := p.nowUS / 1000 / windowMS
+		merged := false
+		// Most batches are a few charges: a linear look-back is cheaper than
+		// a map, and bounded so that a full queue stays linear.
+		for j := len(calls) - 1; j >= 0 && j >= len(calls)-mergeScan; j-- {
+			c := &calls[j]
+			if c.session == p.session && c.win == win && len(c.args) < 3+maxLeasesPerCall {
+				c.args[0] = c.args[0].(int64) + p.tokens
+				c.args[2] = max(c.args[2].(int64), p.expiresMS)
+				if p.lease != "" {
+					c.args = append(c.args, p.lease)
+				}
+				merged = true
+				break
+			}
+		}
+		if merged {
+			continue
+		}
+		k := s.keys(p.session, win)
+		args := []any{p.tokens, (win + 2) * windowMS, p.expiresMS}
+		if p.lease != "" {
+			args = append(args, p.lease)
+		}
+		calls = append(calls, scriptCall{script: s.charge, keys: []string{k[2], k[1], k[4]}, args: args,
+			session: p.session, win: win})
+	}
+	return calls
+}
+
+// mergeScan is how many of the last calls a charge looks back through for
+// its session's.
+const mergeScan = 8
+
+// maxLeasesPerCall bounds the lease ids of one charge call (Lua's unpack
+// has a limit).
+const maxLeasesPerCall = 256
+
+// scriptCall is one EVALSHA of a pipeline.
+type scriptCall struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	// what charges merge on
+	session string
+	win     int64
+}
+
+// run sends calls in one round trip (a lone call as a plain command, more as
+// a pipeline) by their SHA1 digests. Redis forgets its scripts when it
+// restarts: calls refused with NOSCRIPT (and so not run) are sent again once
+// both scripts are loaded. It returns the commands, and the first error.
+func (s *redisStore) run(ctx context.Context, calls []scriptCall) ([]*redis.Cmd, error) {
+	cmds := s.send(ctx, calls)
+	var again []int
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		for _, sc := range []*redis.Script{s.admit, s.charge} {
+			if err := sc.Load(ctx, s.client).Err(); err != nil {
+				return nil, fmt.Errorf("loading a script: %w", err)
+			}
+		}
+		retry := make([]scriptCall, len(again))
+		for j, i := range again {
+			retry[j] = calls[i]
+		}
+		for j, c := range s.send(ctx, retry) {
+			cmds[again[j]] = c
+		}
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+// send runs calls by digest in one round trip.
+func (s *redisStore) send(ctx context.Context, calls []scriptCall) []*redis.Cmd {
+	if len(calls) == 1 {
+		c := calls[0]
+		return []*redis.Cmd{s.client.EvalSha(ctx, c.script.Hash(), c.keys, c.args...)}
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	p := s.client.Pipeline()
+	for i, c := range calls {
+		cmds[i] = p.EvalSha(ctx, c.script.Hash(), c.keys, c.args...)
+	}
+	_, _ = p.Exec(ctx) // each command holds its own error
+	return cmds
 }
 
 // ping checks that Redis answers.

@@ -236,7 +236,10 @@ func (mt *metering) finish(ctx context.Context, status int, info *requestInfo, d
 		mt.metrics.estimated.Add(float64(tokens))
 	}
 	u.charged = tokens
-	mt.m.Finish(ctx, d, tokens)
+	// Queued, not sent: the charge and the slot's release reach Redis with
+	// this replica's next admission or within the meter's charge delay, so
+	// that a request costs one round trip to Redis, its admission.
+	mt.m.FinishAsync(d, tokens)
 
 	if res.Found {
 		model := mt.metrics.modelLabel(u.model)
