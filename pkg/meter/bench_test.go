@@ -12,7 +12,9 @@ import (
 // BenchmarkDecision measures one request's counting, Admit plus Finish, for
 // a session with every limit set (never reached), against the same calls for
 // an unlimited session (store=none, the baseline), with local counters and
-// with Redis on loopback. Sessions rotate over 1000 ids.
+// with Redis on loopback, there with Finish (a round trip each) and with
+// FinishAsync (store=redis-queued: the charge rides the next admission).
+// Sessions rotate over 1000 ids.
 func BenchmarkDecision(b *testing.B) {
 	limited := meter.Limits{RequestsPerMinute: 60_000_000, TokensPerMinute: 1e11, TotalTokens: 1e11, ConcurrentRequests: 1000}
 	keys := make([]meter.Key, 1000)
@@ -24,10 +26,12 @@ func BenchmarkDecision(b *testing.B) {
 		name   string
 		redis  bool
 		limits meter.Limits
+		queued bool
 	}{
-		{"store=none", false, meter.Limits{}},
-		{"store=local", false, limited},
-		{"store=redis", true, limited},
+		{"store=none", false, meter.Limits{}, false},
+		{"store=local", false, limited, false},
+		{"store=redis", true, limited, false},
+		{"store=redis-queued", true, limited, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var opts []meter.Option
@@ -47,7 +51,11 @@ func BenchmarkDecision(b *testing.B) {
 				if !d.Allowed {
 					b.Fatalf("refused: %+v", d)
 				}
-				m.Finish(ctx, d, 120)
+				if bc.queued {
+					m.FinishAsync(d, 120)
+				} else {
+					m.Finish(ctx, d, 120)
+				}
 				i++
 			}
 			if bc.redis && m.State() != meter.StateShared {
@@ -58,15 +66,13 @@ func BenchmarkDecision(b *testing.B) {
 }
 
 // BenchmarkDecisionParallel is BenchmarkDecision from as many goroutines as
-// GOMAXPROCS, as a busy replica calls it.
+// GOMAXPROCS, as a busy replica calls it (store=redis-queued: with
+// FinishAsync).
 func BenchmarkDecisionParallel(b *testing.B) {
 	limited := meter.Limits{RequestsPerMinute: 60_000_000, TokensPerMinute: 1e11, TotalTokens: 1e11, ConcurrentRequests: 1000}
-	for _, redis := range []bool{false, true} {
-		name := "store=local"
+	for _, name := range []string{"store=local", "store=redis", "store=redis-queued"} {
+		redis, queued := name != "store=local", name == "store=redis-queued"
 		var opts []meter.Option
-		if redis {
-			name = "store=redis"
-		}
 		b.Run(name, func(b *testing.B) {
 			if redis {
 				opts = append(opts, meter.WithRedis(redistest.Start(b).URL()))
@@ -83,7 +89,11 @@ func BenchmarkDecisionParallel(b *testing.B) {
 				k := meter.Key{Session: "parallel", Expires: end}
 				for pb.Next() {
 					d := m.Admit(ctx, k, limited)
-					m.Finish(ctx, d, 120)
+					if queued {
+						m.FinishAsync(d, 120)
+					} else {
+						m.Finish(ctx, d, 120)
+					}
 				}
 			})
 		})

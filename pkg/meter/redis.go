@@ -33,8 +33,11 @@ import (
 // admitScript applies the counting rules of counters.go to one request, in one
 // round trip. KEYS: tat, used, the current minute's counter, the previous
 // minute's, lease. ARGV: now (µs), the session's end (ms), rpm, tpm, total,
-// concurrent, the lease id, the lease's end (ms), the current minute. It
-// returns the refusal mask and the counters after the decision.
+// concurrent, the lease id, the lease's end (ms), the current minute, then
+// the session's queued charges, applied first (as the charge script would):
+// tokens finished in the current minute, in the previous one, and the lease
+// ids to release. It returns the refusal mask and the counters after the
+// decision.
 //
 // It writes only what an admission changes: tat and a lease. Lapsed leases are
 // swept only when the slots look taken, so there are never more of them than
@@ -48,6 +51,23 @@ local total = tonumber(ARGV[5])
 local conc = tonumber(ARGV[6])
 local win = tonumber(ARGV[9])
 local W = 60000
+local addcur = tonumber(ARGV[10]) or 0
+local addprev = tonumber(ARGV[11]) or 0
+if addcur > 0 then
+  redis.call('INCRBY', KEYS[3], addcur)
+  redis.call('PEXPIREAT', KEYS[3], string.format('%d', (win + 2) * W))
+end
+if addprev > 0 then
+  redis.call('INCRBY', KEYS[4], addprev)
+  redis.call('PEXPIREAT', KEYS[4], string.format('%d', (win + 1) * W))
+end
+if addcur + addprev > 0 then
+  redis.call('INCRBY', KEYS[2], addcur + addprev)
+  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+end
+if #ARGV > 11 then
+  redis.call('ZREM', KEYS[5], unpack(ARGV, 12))
+end
 local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local tat = tonumber(v[1]) or 0
 local used = tonumber(v[2]) or 0
@@ -211,10 +231,32 @@ func (s *redisStore) keys(session string, win int64) []string {
 func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS int64, l Limits,
 	nowUS int64, lease string, leaseEndMS int64, pending []pendingCharge) (counters, uint8, error) {
 	win := nowUS / 1000 / windowMS
-	calls := s.chargeCalls(pending, 1)
-	calls = append(calls, scriptCall{script: s.admit, keys: s.keys(session, win), args: []any{
-		nowUS, expiresMS, l.RequestsPerMinute, l.TokensPerMinute, l.TotalTokens, l.ConcurrentRequests,
-		lease, leaseEndMS, win}})
+	args := []any{nowUS, expiresMS, l.RequestsPerMinute, l.TokensPerMinute, l.TotalTokens, l.ConcurrentRequests,
+		lease, leaseEndMS, win, int64(0), int64(0)}
+	// The session's own queued charges of this minute and the one before go
+	// into the admission script itself; the others are calls of their own
+	// ahead of it.
+	var others []pendingCharge
+	for i, p := range pending {
+		pw := p.nowUS / 1000 / windowMS
+		if p.session != session || pw < win-1 || pw > win || len(args) >= 11+maxLeasesPerCall {
+			if others == nil {
+				others = make([]pendingCharge, 0, len(pending)-i)
+			}
+			others = append(others, p)
+			continue
+		}
+		if pw == win {
+			args[9] = args[9].(int64) + p.tokens
+		} else {
+			args[10] = args[10].(int64) + p.tokens
+		}
+		if p.lease != "" {
+			args = append(args, p.lease)
+		}
+	}
+	calls := s.chargeCalls(others, 1)
+	calls = append(calls, scriptCall{script: s.admit, keys: s.keys(session, win), args: args})
 	cmds, err := s.run(ctx, calls)
 	if err != nil {
 		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
