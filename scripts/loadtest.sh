@@ -22,6 +22,7 @@
 #   LOADTEST_SOAK_DURATION  length of that run (default 60s)
 #   LOADTEST_ROUNDS         rounds of the paired runs behind each target ratio (default 5)
 #   LOADTEST_ROUND_DURATION measured time of each run in a round (default 3s)
+#   LOADTEST_ONLY=counting  run only the usage-counting pairs (scripts/loadtest-counting.sh)
 #   LOADTEST_ONLY=proxies   run only the proxy comparison (nginx, Caddy, jwtgate;
 #                           scripts/loadtest-proxies.sh, which lists its settings)
 set -euo pipefail
@@ -259,6 +260,15 @@ pair() {
 	pair_order+=("$name")
 }
 
+# report_pairs prints the paired rounds' medians.
+report_pairs() {
+	echo
+	echo "paired rounds (median of $ROUNDS rounds; A and B back to back, $ROUND_DURATION each)"
+	for name in "${pair_order[@]}"; do
+		printf '  %-56s %5s  (rounds: %s)\n' "$name" "${PAIR[$name]}" "${PAIRS[$name]}"
+	done
+}
+
 bearer() {
 	printf 'Authorization: Bearer %s' "$1"
 }
@@ -282,6 +292,16 @@ if [ "${LOADTEST_ONLY:-}" = dpop ]; then
 	run_dpop
 	report_header
 	report_dpop
+	exit 0
+fi
+
+# Usage counting, counted against unlimited: with the other runs, or alone.
+# shellcheck source=scripts/loadtest-counting.sh
+source scripts/loadtest-counting.sh
+if [ "${LOADTEST_ONLY:-}" = counting ]; then
+	run_counting
+	report_header
+	report_pairs
 	exit 0
 fi
 
@@ -388,39 +408,7 @@ measure "via jwtgate 1 KiB JSON, limits c=$CONNS" "$CONNS" "$JGP_PID" -url "$JGP
 pair "proxied chat, limits / no limits (1 KiB body)" -url "$JGP/chat/chat/completions" -method POST \
 	-header "$(bearer "$JGP_LIMITED")" -header "$json_h" -body "$KIB_BODY" -- \
 	-url "$JGP/chat/chat/completions" -method POST -header "$(bearer "$JGP_TOKEN")" -header "$json_h" -body "$KIB_BODY"
-# Usage counting: the same route for a session with every counted limit, each far
-# out of reach (every request is admitted, counted and charged the usage the
-# upstream reports), against a session without limits; the counters in the
-# replica, then in a redis-server on loopback (targets: local >= 0.95, Redis >= 0.80).
-COUNTED='{"limits":{"requests_per_minute":60000000,"tokens_per_minute":100000000000,"total_tokens":1000000000000,"concurrent_requests":1000}}'
-JGP_COUNTED=$(bin/probe json -url "$JGP/sessions" -method POST -header "X-API-Key: $API_KEY" -header "$json_h" \
-	-body "$COUNTED" -field access_token)
-pair "proxied chat, counted (local) / unlimited (1 KiB body)" -url "$JGP/chat/chat/completions" -method POST \
-	-header "$(bearer "$JGP_COUNTED")" -header "$json_h" -body "$KIB_BODY" -- \
-	-url "$JGP/chat/chat/completions" -method POST -header "$(bearer "$JGP_TOKEN")" -header "$json_h" -body "$KIB_BODY"
-if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-	rport=$(bin/probe freeport)
-	"${server_pin[@]}" redis-server --bind 127.0.0.1 --port "$rport" --save "" --appendonly no --daemonize no \
-		--dir "$work" >"$work/redis.log" 2>&1 &
-	children+=("$!")
-	for _ in $(seq 100); do
-		[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break
-		sleep 0.1
-	done
-	[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] || die "redis-server did not answer"
-	start_jwtgate jwtgate-redis JWTGATE_CHAT_UPSTREAM_URL="$UP/v1" JWTGATE_LIMITS_REDIS_URL="redis://127.0.0.1:$rport/0"
-	JGR=$url
-	JGR_TOKEN=$(login "$JGR")
-	JGR_COUNTED=$(bin/probe json -url "$JGR/sessions" -method POST -header "X-API-Key: $API_KEY" -header "$json_h" \
-		-body "$COUNTED" -field access_token)
-	pair "proxied chat, counted (Redis) / unlimited (1 KiB body)" -url "$JGR/chat/chat/completions" -method POST \
-		-header "$(bearer "$JGR_COUNTED")" -header "$json_h" -body "$KIB_BODY" -- \
-		-url "$JGR/chat/chat/completions" -method POST -header "$(bearer "$JGR_TOKEN")" -header "$json_h" -body "$KIB_BODY"
-	[ "$(bin/probe json -url "$JGR/readyz" -field limits 2>/dev/null)" = shared ] ||
-		echo "loadtest: jwtgate-redis does not report shared counters; the Redis pair is suspect" >&2
-else
-	echo "loadtest: redis-server or redis-cli not installed: the Redis pair is left out" >&2
-fi
+run_counting
 stream_total_direct=$(num "$(grep -F "\"direct stream first event" "$work/results.jsonl")" total_p50_ms)
 stream_total_proxy=$(num "$(grep -F "\"via jwtgate stream first event" "$work/results.jsonl")" total_p50_ms)
 if [ "${LOADTEST_PROXIES:-1}" != 0 ]; then
@@ -454,11 +442,7 @@ printf '  %-56s %5s  %s\n' "jwtgate protected (cache off) / gin-jwt protected" "
 printf '  %-56s %5s  %s\n' "jwtgate POST /sessions / gin-jwt login" "$(ratio "${RPS["jwtgate POST /sessions"]}" "${RPS["gin-jwt POST /login"]}")" ">= 1.30"
 printf '  %-56s %5s  %s\n' "jwtgate unprotected / gin-jwt unprotected (server floor)" "$(ratio "${RPS[$h]}" "${RPS["gin-jwt GET /healthz"]}")" ">= 0.95"
 
-echo
-echo "paired rounds (median of $ROUNDS rounds; A and B back to back, $ROUND_DURATION each)"
-for name in "${pair_order[@]}"; do
-	printf '  %-56s %5s  (rounds: %s)\n' "$name" "${PAIR[$name]}" "${PAIRS[$name]}"
-done
+report_pairs
 
 dl="direct JSON c=$LAT_CONNS"
 vl="via jwtgate JSON c=$LAT_CONNS"

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/jwtgate/jwtgate/internal/redistest"
 	"github.com/jwtgate/jwtgate/pkg/meter"
@@ -30,8 +34,8 @@ const countedLimits = `{"limits":{"requests_per_minute":60000000,"tokens_per_min
 // its usage chunk and strips it again, so that the allocations per request of
 // stream-8 and stream-64 show what each event costs.
 func BenchmarkChatCounting(b *testing.B) {
-	servers := newCountingBench(b)
-	benchChatCounting(b, servers)
+	servers, rs := newCountingBench(b)
+	benchChatCounting(b, servers, rs)
 }
 
 // BenchmarkChatCountingParallel is BenchmarkChatCounting's whole answers with
@@ -39,7 +43,7 @@ func BenchmarkChatCounting(b *testing.B) {
 // replica, where a Redis round trip of one request overlaps the work of
 // others: `benchstat -col /counting`.
 func BenchmarkChatCountingParallel(b *testing.B) {
-	servers := newCountingBench(b)
+	servers, rs := newCountingBench(b)
 	for _, tc := range []struct {
 		name, server, session string
 	}{
@@ -51,6 +55,8 @@ func BenchmarkChatCountingParallel(b *testing.B) {
 		tok := ts.createSession(b, tc.session).AccessToken
 		b.Run("answer=json/"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			defer startCPU(b)()
+			defer startRedisCPU(b, rs)()
 			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -73,7 +79,7 @@ func BenchmarkChatCountingParallel(b *testing.B) {
 // newCountingBench starts the benchmarks' loopback upstream, a redis-server,
 // and a server proxying to the upstream with local counters ("local") and one
 // with counters in Redis ("redis").
-func newCountingBench(b *testing.B) map[string]*testServer {
+func newCountingBench(b *testing.B) (map[string]*testServer, *redistest.Server) {
 	// The upstream's answers are built once: what it allocates must not
 	// blur what jwtgate does.
 	streams := map[string][2][]byte{}
@@ -127,10 +133,48 @@ func newCountingBench(b *testing.B) map[string]*testServer {
 			}
 		})
 	}
-	return servers
+	return servers, rs
 }
 
-func benchChatCounting(b *testing.B, servers map[string]*testServer) {
+// startRedisCPU begins measuring the CPU time of rs's redis-server (from its
+// INFO cpu section); the function it returns reports it per iteration as
+// redis-cpu-ns/op. Beside cpu-ns/op (this process), it is the rest of what a
+// request costs where Redis shares the replica's cores.
+func startRedisCPU(b *testing.B, rs *redistest.Server) func() {
+	b.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	start := redisCPU(b, rc)
+	return func() {
+		defer rc.Close()
+		if b.N > 0 {
+			b.ReportMetric(float64((redisCPU(b, rc)-start).Nanoseconds())/float64(b.N), "redis-cpu-ns/op")
+		}
+	}
+}
+
+// redisCPU is the user and system CPU time redis-server reports.
+func redisCPU(b *testing.B, rc *redis.Client) time.Duration {
+	b.Helper()
+	info, err := rc.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (k != "used_cpu_sys" && k != "used_cpu_user") {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Duration(f * float64(time.Second))
+	}
+	return total
+}
+
+func benchChatCounting(b *testing.B, servers map[string]*testServer, rs *redistest.Server) {
 	usageMember := []byte(`"usage"`)
 	streamBody := strings.Replace(benchChatBody, `{"model":"gpt-test",`, `{"model":"gpt-test","stream":true,`, 1)
 	for _, answer := range []struct {
@@ -151,6 +195,8 @@ func benchChatCounting(b *testing.B, servers map[string]*testServer) {
 			tok := ts.createSession(b, tc.session).AccessToken
 			b.Run(answer.name+"/"+tc.name, func(b *testing.B) {
 				b.ReportAllocs()
+				defer startCPU(b)()
+				defer startRedisCPU(b, rs)()
 				b.SetBytes(int64(len(answer.body)))
 				// One body buffer for every response, so that the recorder's
 				// growth does not count: it grows in more steps when the
