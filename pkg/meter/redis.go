@@ -39,6 +39,11 @@ import (
 // ids to release. It returns the refusal mask and the counters after the
 // decision.
 //
+// A counter's or lease set's expiry is set when the key is created (an
+// INCRBY that returns its own increment, a lease added to an empty set): it
+// never changes for a key (a minute's end, the session's), so setting it
+// again would only cost a call.
+//
 // It writes only what an admission changes: tat and a lease. Lapsed leases are
 // swept only when the slots look taken, so there are never more of them than
 // the limit. Times are written with %d: Lua 5.1 would print a 16-digit number
@@ -53,16 +58,13 @@ local win = tonumber(ARGV[9])
 local W = 60000
 local addcur = tonumber(ARGV[10]) or 0
 local addprev = tonumber(ARGV[11]) or 0
-if addcur > 0 then
-  redis.call('INCRBY', KEYS[3], addcur)
+if addcur > 0 and redis.call('INCRBY', KEYS[3], addcur) == addcur then
   redis.call('PEXPIREAT', KEYS[3], string.format('%d', (win + 2) * W))
 end
-if addprev > 0 then
-  redis.call('INCRBY', KEYS[4], addprev)
+if addprev > 0 and redis.call('INCRBY', KEYS[4], addprev) == addprev then
   redis.call('PEXPIREAT', KEYS[4], string.format('%d', (win + 1) * W))
 end
-if addcur + addprev > 0 then
-  redis.call('INCRBY', KEYS[2], addcur + addprev)
+if addcur + addprev > 0 and redis.call('INCRBY', KEYS[2], addcur + addprev) == addcur + addprev then
   redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 end
 if #ARGV > 11 then
@@ -103,7 +105,9 @@ if mask == 0 then
   end
   if conc > 0 then
     redis.call('ZADD', KEYS[5], ARGV[8], ARGV[7])
-    redis.call('PEXPIREAT', KEYS[5], ARGV[2])
+    if inflight == 0 then
+      redis.call('PEXPIREAT', KEYS[5], ARGV[2])
+    end
     inflight = inflight + 1
   end
 end
@@ -117,10 +121,12 @@ return {mask, tat, win, cur, prev, used, inflight}
 const chargeScript = `
 local n = tonumber(ARGV[1])
 if n > 0 then
-  redis.call('INCRBY', KEYS[1], n)
-  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-  redis.call('INCRBY', KEYS[2], n)
-  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+  if redis.call('INCRBY', KEYS[1], n) == n then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  end
+  if redis.call('INCRBY', KEYS[2], n) == n then
+    redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+  end
 end
 if #ARGV > 3 then
   redis.call('ZREM', KEYS[3], unpack(ARGV, 4))
