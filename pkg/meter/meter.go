@@ -297,7 +297,7 @@ func (m *Meter) Close() error {
 	}
 	m.sendCharges(m.charges.close())
 	m.state.Store(uint32(StateFallback))
-	if err := m.redis.client.Close(); err != nil {
+	if err := m.redis.close(); err != nil {
 		return fmt.Errorf("closing the redis client: %w", err)
 	}
 	return nil

@@ -160,10 +160,8 @@ func ParseRedisURL(raw string) (*redis.Options, error) {
 // redisStore keeps counters in Redis.
 type redisStore struct {
 	client *redis.Client
-	ap     *redis.AutoPipeliner // nil: plain pipelines
-	addr   string               // host:port, for logs: never the URL
-	admit  *redis.Script
-	charge *redis.Script
+	batch  *batcher
+	addr   string // host:port, for logs: never the URL
 	prefix string
 }
 
@@ -197,19 +195,10 @@ func newRedisStore(opts *redis.Options, tlsConfig *tls.Config, timeout time.Dura
 	opts.DisableIdentity = true
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	client := redis.NewClient(opts)
-	// An ordered stream (go-redis's default for it), so that a request's
-	// queued charges run before its admission. On an invalid configuration,
-	// which go-redis's defaults are not, calls go one pipeline each.
-	ap, err := client.AsyncAutoPipeline()
-	if err != nil {
-		ap = nil
-	}
 	return &redisStore{
 		client: client,
-		ap:     ap,
+		batch:  newBatcher(client),
 		addr:   opts.Addr,
-		admit:  redis.NewScript(admitScript),
-		charge: redis.NewScript(chargeScript),
 		prefix: prefix,
 	}
 }
@@ -272,16 +261,21 @@ func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS
 		}
 	}
 	calls := s.chargeCalls(others, 1)
-	calls = append(calls, scriptCall{script: s.admit, keys: s.keys(session, win), args: args})
-	cmds, err := s.run(ctx, calls)
+	calls = append(calls, scriptCall{kind: callAdmit, keys: s.keys(session, win), args: args})
+	replies, err := s.batch.do(calls)
 	if err != nil {
 		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
 	}
-	res, err := cmds[len(cmds)-1].Int64Slice()
-	if err != nil {
-		return counters{}, 0, fmt.Errorf("running the admission script: %w", err)
+	var res [7]int64
+	v, ok := replies[len(replies)-1].([]any)
+	if ok && len(v) == len(res) {
+		for i := range v {
+			if res[i], ok = v[i].(int64); !ok {
+				break
+			}
+		}
 	}
-	if len(res) != 7 {
+	if !ok || len(v) != len(res) {
 		return counters{}, 0, fmt.Errorf("running the admission script: %w", errBadReply)
 	}
 	c := counters{tat: res[1], win: res[2], cur: res[3], prev: res[4], used: res[5], inflight: res[6]}
@@ -294,7 +288,7 @@ func (s *redisStore) chargeRequests(ctx context.Context, pending []pendingCharge
 	if len(pending) == 0 {
 		return nil
 	}
-	if _, err := s.run(ctx, s.chargeCalls(pending, 0)); err != nil {
+	if _, err := s.batch.do(s.chargeCalls(pending, 0)); err != nil {
 		return fmt.Errorf("charging in redis: %w", err)
 	}
 	return nil
@@ -331,7 +325,7 @@ func (s *redisStore) chargeCalls(pending []pendingCharge, extra int) []scriptCal
 		if p.lease != "" {
 			args = append(args, p.lease)
 		}
-		calls = append(calls, scriptCall{script: s.charge, keys: []string{k[2], k[1], k[4]}, args: args,
+		calls = append(calls, scriptCall{kind: callCharge, keys: []string{k[2], k[1], k[4]}, args: args,
 			session: p.session, win: win})
 	}
 	return calls
@@ -345,77 +339,26 @@ const mergeScan = 8
 // has a limit).
 const maxLeasesPerCall = 256
 
-// scriptCall is one EVALSHA of a pipeline.
+// scriptCall is one call of a batch (batch.go).
 type scriptCall struct {
-	script *redis.Script
-	keys   []string
-	args   []any
+	kind int // callAdmit or callCharge
+	keys []string
+	args []any
 	// what charges merge on
 	session string
 	win     int64
 }
 
-// run sends calls in one round trip (a lone call as a plain command, more as
-// a pipeline) by their SHA1 digests. Redis forgets its scripts when it
-// restarts: calls refused with NOSCRIPT (and so not run) are sent again once
-// both scripts are loaded. It returns the commands, and the first error.
-func (s *redisStore) run(ctx context.Context, calls []scriptCall) ([]*redis.Cmd, error) {
-	cmds := s.send(ctx, calls)
-	var again []int
-	for i, c := range cmds {
-		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-			again = append(again, i)
-		}
-	}
-	if len(again) > 0 {
-		for _, sc := range []*redis.Script{s.admit, s.charge} {
-			if err := sc.Load(ctx, s.client).Err(); err != nil {
-				return nil, fmt.Errorf("loading a script: %w", err)
-			}
-		}
-		retry := make([]scriptCall, len(again))
-		for j, i := range again {
-			retry[j] = calls[i]
-		}
-		for j, c := range s.send(ctx, retry) {
-			cmds[again[j]] = c
-		}
-	}
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return cmds, nil
-}
+// Kinds of calls in a batch.
+const (
+	callAdmit  = 0
+	callCharge = 1
+)
 
-// send runs calls by digest, in order. Through the autopipeliner, the calls
-// of concurrent requests share round trips: while one batch is in flight the
-// next gathers, so a busy replica writes and reads many admissions per system
-// call, and Redis serves them in one read. Without it, the calls are one
-// pipeline.
-func (s *redisStore) send(ctx context.Context, calls []scriptCall) []*redis.Cmd {
-	cmds := make([]*redis.Cmd, len(calls))
-	if s.ap != nil {
-		for i, c := range calls {
-			cmds[i] = s.ap.EvalSha(ctx, c.script.Hash(), c.keys, c.args...)
-		}
-		for _, c := range cmds {
-			_ = c.Err() // waits for the command to run
-		}
-		return cmds
-	}
-	if len(calls) == 1 {
-		c := calls[0]
-		cmds[0] = s.client.EvalSha(ctx, c.script.Hash(), c.keys, c.args...)
-		return cmds
-	}
-	p := s.client.Pipeline()
-	for i, c := range calls {
-		cmds[i] = p.EvalSha(ctx, c.script.Hash(), c.keys, c.args...)
-	}
-	_, _ = p.Exec(ctx) // each command holds its own error
-	return cmds
+// close stops the batcher, then closes the client.
+func (s *redisStore) close() error {
+	s.batch.close()
+	return s.client.Close()
 }
 
 // ping checks that Redis answers.
