@@ -4,10 +4,11 @@
 // carries.
 //
 // Counters live in this process (bounded memory) or, with a Redis URL, in
-// Redis, where every replica shares them with one round trip per admission:
-// a finished request's charge ([Meter.FinishAsync]) is queued and rides
-// ahead of the replica's next admission, or is sent by a background flusher
-// within the charge delay ([WithChargeDelay], 2 ms by default).
+// Redis, where every replica shares them with one round trip per admission
+// (shared by the admissions of concurrent requests, which go as one script
+// call): a finished request's charge ([Meter.FinishAsync]) is queued and
+// rides ahead of the replica's next admission, or is sent by a background
+// flusher within the charge delay ([WithChargeDelay], 2 ms by default).
 // When Redis is unreachable a [Meter] keeps deciding on its local counters,
 // says so ([Meter.State]) and returns to Redis by itself once it answers.
 //
