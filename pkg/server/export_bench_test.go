@@ -1,0 +1,4 @@
+package server
+
+// StartCPU is startCPU for the benchmarks of package server_test.
+var StartCPU = startCPU
