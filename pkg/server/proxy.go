@@ -274,23 +274,27 @@ func (p *chatProxy) handle(c *gin.Context) {
 		r.Body = &call.in
 	}
 
-	ctx := r.Context()
+	// One context ends the upstream call, with the cause of its ending: the
+	// idle timers', chat.max_stream_duration's timer below, or the client's.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	call.cancel = cancel
+	defer cancel(nil)
+	var end time.Time
 	if p.maxStream > 0 {
 		// A stream that began with a valid token runs on after the token
-		// expires, but never longer than this.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, p.maxStream, errMaxStreamDuration)
-		defer cancel()
+		// expires, but never longer than this. The context carries no
+		// deadline: its end is the write deadlines' (call.out) and the
+		// timer's, which ends the call with errMaxStreamDuration.
+		end = time.Now().Add(p.maxStream)
+		t := time.AfterFunc(p.maxStream, func() { cancel(errMaxStreamDuration) })
+		defer t.Stop()
 	}
-	ctx, call.cancel = context.WithCancelCause(ctx)
-	defer call.cancel(nil)
 	defer p.endStream(ctx, call) // deferred: the proxy aborts a cut stream with a panic
 	ctx = context.WithValue(ctx, proxyCallKey{}, call)
 
 	if hs != nil {
 		w = switchWriter{w} // the 101 bypasses gin's writer
 	}
-	end, _ := ctx.Deadline()
 	call.out.init(w, p.idleTimeout, end)
 	out := r.WithContext(ctx)
 	var err error
@@ -440,7 +444,9 @@ func (p *chatProxy) handleError(w http.ResponseWriter, r *http.Request, err erro
 			slog.String("error", describeClientBodyError(err)))
 		writeChatError(w, http.StatusBadRequest, codeInvalidRequest, "the request body could not be read")
 		return
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errMaxStreamDuration),
+		// A dial cut short by the timer reports only that it was canceled.
+		errors.Is(context.Cause(r.Context()), errMaxStreamDuration):
 		status, code, desc, kind = http.StatusGatewayTimeout, codeUpstreamTimeout, "the chat backend did not answer in time", upstreamTimeout
 	default:
 		status, code, desc, kind = http.StatusBadGateway, codeUpstreamUnavailable, "the chat backend could not be reached", upstreamUnreachable
