@@ -9,13 +9,18 @@ import (
 // gin's. It does three things gin's writer does not:
 //
 //   - It bounds every write to the client (http.ResponseController's write
-//     deadline, renewed per write) by chat.idle_timeout from now and never
-//     past the stream's end at chat.max_stream_duration. The upstream side is
-//     bounded by the idle timer and the context; without this, a client that
-//     stops reading would hold the handler, its socket and the send buffer for
-//     as long as it keeps the connection open. net/http clears the deadline
-//     once the handler returns, so it never reaches the next request on a
-//     kept-alive connection.
+//     deadline) and never past the stream's end at chat.max_stream_duration.
+//     The deadline is set to chat.idle_timeout from a write's start, and kept
+//     for the writes that start within the next eighth of it (renewSlack), so
+//     that a stream of many small events does not reset a timer in the
+//     runtime for each: a write that makes no progress is cut no sooner than
+//     7/8 of chat.idle_timeout after it began and no later than
+//     chat.idle_timeout after it began (nor past the stream's end). The
+//     upstream side is bounded by the idle timer and the context; without
+//     this, a client that stops reading would hold the handler, its socket
+//     and the send buffer for as long as it keeps the connection open.
+//     net/http clears the deadline once the handler returns, so it never
+//     reaches the next request on a kept-alive connection.
 //   - It keeps the first write error and whether it ran into the deadline, for
 //     [streamEnding].
 //   - It keeps jwtgate's own response headers (X-Request-Id, CORS) through a
@@ -34,7 +39,9 @@ type clientWriter struct {
 	idle time.Duration            // zero: no idle limit on writes
 	end  time.Time                // the stream's end; zero: none
 	// deadline is the write deadline in force, and atEnd says it is end.
+	// Until keep, a write starts under it without renewing it.
 	deadline time.Time
+	keep     time.Time
 	atEnd    bool
 	err      error // the first write or flush error
 	// roundTrip is set until the upstream answers (modifyResponse) or the
@@ -64,6 +71,7 @@ func (cw *clientWriter) answered() { cw.roundTrip = false }
 func (cw *clientWriter) failed() {
 	cw.roundTrip = false
 	cw.end = time.Time{}
+	cw.atEnd, cw.keep = false, time.Time{} // the end no longer applies: renew at the next write
 }
 
 // Header implements http.ResponseWriter.
@@ -127,20 +135,29 @@ func (cw *clientWriter) FlushError() error {
 // Unwrap gives http.ResponseController the writer underneath.
 func (cw *clientWriter) Unwrap() http.ResponseWriter { return cw.w }
 
+// renewSlack is the part of chat.idle_timeout for which a write deadline, once
+// set, is kept for the writes that follow (a divisor: an eighth). Renewing is
+// a system-call-free but locked update of a runtime timer; a stream of events
+// a few milliseconds apart would otherwise renew it for each.
+const renewSlack = 8
+
 // renew sets the write deadline for the next write: idle from now, or the
-// stream's end when that comes first.
+// stream's end when that comes first. A deadline set less than
+// idle/renewSlack ago is kept: the write then has at least 7/8 of idle.
 func (cw *clientWriter) renew() {
-	if cw.rc == nil {
-		return
+	if cw.rc == nil || cw.atEnd {
+		return // no deadlines, or the stream's end is in force already
 	}
 	d, atEnd := cw.end, true
 	if cw.idle > 0 {
-		if next := time.Now().Add(cw.idle); d.IsZero() || next.Before(d) {
-			d, atEnd = next, false
+		now := time.Now()
+		if now.Before(cw.keep) {
+			return
 		}
-	}
-	if atEnd && cw.atEnd {
-		return // the stream's end is in force already
+		if next := now.Add(cw.idle); d.IsZero() || next.Before(d) {
+			d, atEnd = next, false
+			cw.keep = now.Add(cw.idle / renewSlack)
+		}
 	}
 	if err := cw.rc.SetWriteDeadline(d); err != nil {
 		cw.rc = nil // a writer without deadlines (a test recorder): write without

@@ -213,3 +213,35 @@ func TestClientWriterFailedAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestClientWriterRenewSlack runs in a bubble: writes that start within an
+// eighth of chat.idle_timeout of the deadline's renewal keep it, later ones
+// renew it, and every write has between 7/8 of chat.idle_timeout and all of it
+// before its deadline.
+func TestClientWriterRenewSlack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 80 * time.Second // an eighth: 10 s
+		w := newDeadlineWriter()
+		start := time.Now()
+		var cw clientWriter
+		cw.init(w, idle, time.Time{})
+		cw.answered()
+		for _, at := range []time.Duration{0, 3 * time.Second, 9 * time.Second, 10 * time.Second, 19 * time.Second, 31 * time.Second} {
+			time.Sleep(start.Add(at).Sub(time.Now()))
+			cw.Write([]byte("x"))
+			left := w.deadlines[len(w.deadlines)-1].Sub(time.Now())
+			if left < idle*7/8 || left > idle {
+				t.Errorf("write at %v: deadline %v ahead, want between %v and %v", at, left, idle*7/8, idle)
+			}
+		}
+		want := []time.Time{start.Add(idle), start.Add(10*time.Second + idle), start.Add(31*time.Second + idle)}
+		if len(w.deadlines) != len(want) {
+			t.Fatalf("deadlines = %v, want %v", w.deadlines, want)
+		}
+		for i := range want {
+			if !w.deadlines[i].Equal(want[i]) {
+				t.Errorf("deadline %d = %v, want %v", i, w.deadlines[i], want[i])
+			}
+		}
+	})
+}
