@@ -2,7 +2,9 @@ package usage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"strings"
 )
 
@@ -34,6 +36,19 @@ type node struct {
 	parent int8
 	slot   int8 // the slot a number here is read into, or -1
 	flags  uint8
+	// kids has the bit [nameBit] of each child's name set: a name whose bit
+	// is clear is no child, without a look at the table.
+	kids uint64
+}
+
+// nameBit is a member name's bit in [node.kids]: one of 64, from its length
+// and last byte, which tell apart the names the paths hold and the other
+// names at the same levels of the answers read.
+func nameBit[T string | []byte](name T) uint64 {
+	if len(name) == 0 {
+		return 1
+	}
+	return 1 << ((uint(len(name))*5 + uint(name[len(name)-1])) & 63)
 }
 
 // pathSpec names one path: member names joined by dots, from the top level.
@@ -59,6 +74,7 @@ func newPaths(specs ...pathSpec) paths {
 			if idx < 0 {
 				t = append(t, node{name: name, parent: parent, slot: -1})
 				idx = int8(len(t) - 1)
+				t[parent].kids |= nameBit(name)
 			}
 			if i == len(names)-1 {
 				t[idx].slot = sp.slot
@@ -83,6 +99,9 @@ func (t paths) child(parent int8, name string) int8 {
 // childBytes is child for a name held in a byte slice; the conversion in the
 // comparison does not allocate.
 func (t paths) childBytes(parent int8, name []byte) int8 {
+	if t[parent].kids&nameBit(name) == 0 {
+		return -1
+	}
 	for i := range t {
 		if t[i].parent == parent && t[i].name == string(name) {
 			return int8(i)
@@ -114,8 +133,8 @@ const (
 const (
 	noteNone    uint8 = iota
 	noteComma1        // a ',' between top-level members; noteAt is the comma
-	noteValue1        // a top-level member's value begins; noteAt is its first byte
-	noteEnd1          // a top-level member's value ended; noteAt is just past it
+	noteValue1        // the value of a top-level member after a comma begins; noteAt is its first byte
+	noteEnd1          // the top-level usage member's value ended; noteAt is just past it
 	noteChoices       // a choices array's emptiness is known; noteAt is its first non-space byte after '['
 )
 
@@ -143,11 +162,13 @@ type scanner struct {
 	key    [maxKeyLen]byte
 	keyLen int
 	keyOff bool // the member name is too long or escaped: it matches nothing
-	cur    int8 // node of the value being read, or -1
-	num    int64
-	numBad bool
-	lit    string
-	litPos int
+	// keyNode is the node of the member name just read, or -1.
+	keyNode int8
+	cur     int8 // node of the value being read, or -1
+	num     int64
+	numBad  bool
+	lit     string
+	litPos  int
 
 	vals [maxSlots]int64
 	have uint16 // bit i set: vals[i] was read
@@ -160,7 +181,9 @@ type scanner struct {
 
 	note   uint8
 	noteAt int
-	noted  bool // noteValue1 was raised for the value about to begin
+	// comma1 is set from a comma between top-level members until the next
+	// member's value begins (noteValue1).
+	comma1 bool
 	// usage1 reports that the top-level member being read is the usage member.
 	usage1 bool
 	// null1 reports that the top-level member value that just ended was null.
@@ -172,8 +195,6 @@ func (s *scanner) reset() {
 	t, notify := s.paths, s.notify
 	*s = scanner{paths: t, notify: notify, cur: 0}
 }
-
-func (s *scanner) inArray() bool { return s.inArr }
 
 // pop leaves the container at the current depth.
 func (s *scanner) pop() {
@@ -191,281 +212,362 @@ func (s *scanner) parentNode() int8 {
 	return s.nodes[s.depth]
 }
 
-func (s *scanner) fail() {
-	s.state = stFail
-	s.failed = true
-}
-
 // feed reads p and returns how many bytes it consumed: all of them, unless a
-// note was raised (s.note != noneNone), in which case the caller handles the
+// note was raised (s.note != noteNone), in which case the caller handles the
 // note, clears it and feeds the rest.
+//
+// It is the state machine of the states above written as straight-line code:
+// each label is a state, entered from the stored state at the start and left
+// for the next state's label as soon as a token ends, so that the common
+// sequences (a member name, its colon, its value, a comma) take no pass
+// through a dispatch on the state; the state is stored only where feed
+// returns, at the end of p or at a note. Strings, member names included, are
+// skipped with [stringEnd].
 func (s *scanner) feed(p []byte) int {
-	i := 0
-	for i < len(p) {
-		b := p[i]
-		switch s.state {
-		case stValue:
-			if isSpace(b) {
-				i++
-				continue
-			}
-			if s.notify && s.depth == 1 && !s.noted && !s.inArray() {
-				s.noted = true
-				return s.raise(noteValue1, i, i)
-			}
-			s.noted = false
-			if !s.begin(b) {
-				return len(p)
-			}
-			i++
-		case stArrFirst:
-			if isSpace(b) {
-				i++
-				continue
-			}
-			if s.armed {
-				s.armed = false
-				s.choices = choicesNonEmpty
-				if b == ']' {
-					s.choices = choicesEmpty
-				}
-				if s.notify {
-					return s.raise(noteChoices, i, i)
-				}
-			}
-			if b == ']' {
-				s.pop()
-				i++
-				if n, stop := s.valueEnd(i); stop {
-					return n
-				}
-				continue
-			}
-			s.cur = -1
-			if !s.begin(b) {
-				return len(p)
-			}
-			i++
-		case stObjFirst, stObjNext:
-			if isSpace(b) {
-				i++
-				continue
-			}
-			switch {
-			case b == '"':
-				s.keyLen, s.keyOff = 0, false
-				s.state = stKey
-				i++
-			case b == '}' && s.state == stObjFirst:
-				s.pop()
-				i++
-				if n, stop := s.valueEnd(i); stop {
-					return n
-				}
-			default:
-				s.fail()
-				return len(p)
-			}
-		case stKey:
-			rest := p[i:]
-			j := stringEnd(rest)
-			if !s.keyOff {
-				if s.keyLen+j > maxKeyLen {
-					s.keyOff = true
-				} else {
-					s.keyLen += copy(s.key[s.keyLen:], rest[:j])
-				}
-			}
-			i += j
-			if i == len(p) {
-				return i
-			}
-			if p[i] == '\\' {
-				s.keyOff = true // an escaped name is never one of ours
-				s.state = stKeyEsc
-			} else {
-				s.state = stColon
-			}
-			i++
-		case stKeyEsc:
-			s.state = stKey
-			i++
-		case stColon:
-			if isSpace(b) {
-				i++
-				continue
-			}
-			if b != ':' {
-				s.fail()
-				return len(p)
-			}
-			s.cur = -1
-			if parent := s.parentNode(); parent >= 0 && !s.keyOff {
-				s.cur = s.paths.childBytes(parent, s.key[:s.keyLen])
-			}
-			if s.depth == 1 {
-				s.usage1 = s.cur > 0 && s.paths[s.cur].flags&flagUsage != 0
-			}
-			s.state = stValue
-			i++
-		case stString:
-			i += stringEnd(p[i:])
-			if i == len(p) {
-				return i
-			}
-			if p[i] == '\\' {
-				s.state = stStringEsc
-				i++
-				continue
-			}
-			i++
-			if n, stop := s.valueEnd(i); stop {
-				return n
-			}
-		case stStringEsc:
-			s.state = stString
-			i++
-		case stNumber:
-			switch {
-			case '0' <= b && b <= '9':
-				if s.num > (math.MaxInt64-9)/10 {
-					s.numBad = true
-				} else {
-					s.num = s.num*10 + int64(b-'0')
-				}
-				i++
-			case b == '.' || b == 'e' || b == 'E' || b == '+' || b == '-':
-				s.numBad = true
-				i++
-			default:
-				s.store()
-				if n, stop := s.valueEnd(i); stop {
-					return n
-				}
-			}
-		case stLiteral:
-			if 'a' <= b && b <= 'z' {
-				if s.litPos >= len(s.lit) || s.lit[s.litPos] != b {
-					s.fail()
-					return len(p)
-				}
-				s.litPos++
-				i++
-				continue
-			}
-			if s.litPos != len(s.lit) {
-				s.fail()
-				return len(p)
-			}
-			if s.cur > 0 && s.paths[s.cur].slot >= 0 && s.lit != "null" {
-				s.bad = true // usage that is neither a number nor null
-			}
-			s.null1 = s.lit == "null"
-			if n, stop := s.valueEnd(i); stop {
-				return n
-			}
-		case stAfter:
-			if isSpace(b) {
-				i++
-				continue
-			}
-			switch b {
-			case ',':
-				i++
-				if s.inArray() {
-					s.state = stValue
-					s.cur = -1
-					continue
-				}
-				s.state = stObjNext
-				if s.notify && s.depth == 1 {
-					return s.raise(noteComma1, i-1, i)
-				}
-			case '}', ']':
-				if s.inArray() != (b == ']') {
-					s.fail()
-					return len(p)
-				}
-				s.pop()
-				i++
-				if n, stop := s.valueEnd(i); stop {
-					return n
-				}
-			default:
-				s.fail()
-				return len(p)
-			}
-		case stDone:
-			if !isSpace(b) {
-				s.fail()
-				return len(p)
-			}
-			i++
-		case stFail:
-			return len(p)
-		}
+	var (
+		i     int
+		b     byte
+		j     int
+		first bool // an object's first member name or its end is expected
+	)
+	switch s.state {
+	case stValue:
+		goto value
+	case stArrFirst:
+		goto arrFirst
+	case stObjFirst:
+		goto objFirst
+	case stObjNext:
+		goto objNext
+	case stKey:
+		goto key
+	case stKeyEsc:
+		goto keyEsc
+	case stColon:
+		goto colon
+	case stString:
+		goto str
+	case stStringEsc:
+		goto strEsc
+	case stNumber:
+		goto number
+	case stLiteral:
+		goto literal
+	case stAfter:
+		goto after
+	case stDone:
+		goto done
 	}
-	return i
-}
+	return len(p) // stFail: the rest is ignored
 
-// raise records a note at position at and returns n, the bytes consumed.
-func (s *scanner) raise(note uint8, at, n int) int {
-	s.note, s.noteAt = note, at
-	return n
-}
+value: // a value is expected
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		s.state = stValue
+		return i
+	}
+	if s.comma1 {
+		// A top-level member after a comma begins: the comma was held
+		// until its name was known.
+		s.comma1 = false
+		s.state = stValue
+		return s.raise(noteValue1, i, i)
+	}
 
-// begin starts the value whose first byte is b; false means it is not JSON.
-func (s *scanner) begin(b byte) bool {
+begin: // the value whose first byte is p[i] begins
+	b = p[i]
+	i++
 	s.null1 = false
-	if (b == '{' || b == '[' || b == '"') && s.cur > 0 && s.paths[s.cur].slot >= 0 {
-		s.bad = true // usage that is not a number
-	}
 	switch {
-	case b == '{' || b == '[':
-		if s.depth == maxDepth {
-			s.fail()
-			return false
+	case b == '"':
+		if s.cur > 0 && s.paths[s.cur].slot >= 0 {
+			s.bad = true // usage that is not a number
 		}
-		d := s.depth
-		if b == '[' {
+		goto str
+	case b == '-' || '0' <= b && b <= '9':
+		s.num, s.numBad = 0, b == '-'
+		if b != '-' {
+			s.num = int64(b - '0')
+		}
+		goto number
+	case b == '{' || b == '[':
+		if s.cur > 0 && s.paths[s.cur].slot >= 0 {
+			s.bad = true
+		}
+		if s.depth == maxDepth {
+			goto fail
+		}
+		if d := s.depth; b == '[' {
 			s.arrays[d/64] |= 1 << (d % 64)
 		} else {
 			s.arrays[d/64] &^= 1 << (d % 64)
 		}
 		s.depth++
 		s.inArr = b == '['
-		n := int8(-1)
-		if b == '{' && s.cur >= 0 {
-			n = s.cur
-		}
 		if s.depth <= maxPathDepth {
+			n := int8(-1)
+			if b == '{' && s.cur >= 0 {
+				n = s.cur
+			}
 			s.nodes[s.depth] = n
 		}
 		if b == '[' {
 			s.armed = s.cur > 0 && s.paths[s.cur].flags&flagChoices != 0
+			goto arrFirst
+		}
+		goto objFirst
+	case b == 't':
+		s.lit, s.litPos = "true", 1
+		goto literal
+	case b == 'f':
+		s.lit, s.litPos = "false", 1
+		goto literal
+	case b == 'n':
+		s.lit, s.litPos = "null", 1
+		goto literal
+	}
+	goto fail
+
+arrFirst: // after '[': a value or ']'
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		s.state = stArrFirst
+		return i
+	}
+	b = p[i]
+	if s.armed {
+		s.armed = false
+		s.choices = choicesNonEmpty
+		if b == ']' {
+			s.choices = choicesEmpty
+		}
+		if s.notify {
 			s.state = stArrFirst
-		} else {
+			return s.raise(noteChoices, i, i)
+		}
+	}
+	if b == ']' {
+		i++
+		s.pop()
+		goto end
+	}
+	s.cur = -1
+	goto begin
+
+objFirst: // after '{': a member name or '}'
+	first = true
+	goto member
+objNext: // after ',' in an object: a member name
+	first = false
+member:
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		s.state = stObjNext
+		if first {
 			s.state = stObjFirst
 		}
-	case b == '"':
-		s.state = stString
-	case b == '-' || '0' <= b && b <= '9':
-		s.state = stNumber
-		s.num, s.numBad = 0, b == '-'
-		if b != '-' {
-			s.num = int64(b - '0')
-		}
-	case b == 't':
-		s.state, s.lit, s.litPos = stLiteral, "true", 1
-	case b == 'f':
-		s.state, s.lit, s.litPos = stLiteral, "false", 1
-	case b == 'n':
-		s.state, s.lit, s.litPos = stLiteral, "null", 1
-	default:
-		s.fail()
-		return false
+		return i
 	}
-	return true
+	if b = p[i]; b == '"' {
+		i++
+		// A name in a container off the paths matches nothing: it is
+		// skipped like a string.
+		s.keyLen, s.keyOff = 0, s.parentNode() < 0
+		goto key
+	}
+	if b == '}' && first {
+		i++
+		s.pop()
+		goto end
+	}
+	goto fail
+
+key: // inside a member name
+	j = stringEnd(p[i:])
+	if i+j == len(p) { // the name goes on in the next piece
+		if !s.keyOff {
+			if s.keyLen+j > maxKeyLen {
+				s.keyOff = true
+			} else {
+				s.keyLen += copy(s.key[s.keyLen:], p[i:])
+			}
+		}
+		s.state = stKey
+		return len(p)
+	}
+	if p[i+j] == '\\' {
+		s.keyOff = true // an escaped name is never one of ours
+		i += j + 1
+		goto keyEsc
+	}
+	s.keyNode = -1
+	if !s.keyOff {
+		if s.keyLen == 0 { // the whole name is in p: no copy
+			s.keyNode = s.paths.childBytes(s.parentNode(), p[i:i+j])
+		} else if s.keyLen+j <= maxKeyLen {
+			s.keyLen += copy(s.key[s.keyLen:], p[i:i+j])
+			s.keyNode = s.paths.childBytes(s.parentNode(), s.key[:s.keyLen])
+		}
+	}
+	i += j + 1
+	goto colon
+
+keyEsc: // after a backslash in a member name
+	if i == len(p) {
+		s.state = stKeyEsc
+		return i
+	}
+	i++
+	goto key
+
+colon: // after a member name: ':'
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		s.state = stColon
+		return i
+	}
+	if p[i] != ':' {
+		goto fail
+	}
+	i++
+	s.cur = s.keyNode
+	if s.depth == 1 {
+		s.usage1 = s.cur > 0 && s.paths[s.cur].flags&flagUsage != 0
+	}
+	goto value
+
+str: // inside a string value
+	i += stringEnd(p[i:])
+	if i == len(p) {
+		s.state = stString
+		return i
+	}
+	if p[i] == '\\' {
+		i++
+		goto strEsc
+	}
+	i++
+	goto end
+
+strEsc: // after a backslash in a string value
+	if i == len(p) {
+		s.state = stStringEsc
+		return i
+	}
+	i++
+	goto str
+
+number: // inside a number
+	for ; i < len(p); i++ {
+		b = p[i]
+		if '0' <= b && b <= '9' {
+			if s.num > (math.MaxInt64-9)/10 {
+				s.numBad = true
+			} else {
+				s.num = s.num*10 + int64(b-'0')
+			}
+			continue
+		}
+		if b != '.' && b != 'e' && b != 'E' && b != '+' && b != '-' {
+			s.store()
+			goto end
+		}
+		s.numBad = true
+	}
+	s.state = stNumber
+	return i
+
+literal: // inside true, false or null
+	for ; i < len(p); i++ {
+		b = p[i]
+		if b < 'a' || 'z' < b {
+			if s.litPos != len(s.lit) {
+				goto fail
+			}
+			if s.cur > 0 && s.paths[s.cur].slot >= 0 && s.lit != "null" {
+				s.bad = true // usage that is neither a number nor null
+			}
+			s.null1 = s.lit == "null"
+			goto end
+		}
+		if s.litPos >= len(s.lit) || s.lit[s.litPos] != b {
+			goto fail
+		}
+		s.litPos++
+	}
+	s.state = stLiteral
+	return i
+
+end: // a value ended just before position i
+	if s.depth == 0 {
+		s.done = true
+		goto done
+	}
+	if s.usage1 && s.notify && s.depth == 1 && !s.inArr {
+		// Only the usage member's end decides anything: whether it was
+		// null, and so removed.
+		s.state = stAfter
+		return s.raise(noteEnd1, i, i)
+	}
+
+after: // after a value: ',' or the end of its container
+	for i < len(p) && isSpace(p[i]) {
+		i++
+	}
+	if i == len(p) {
+		s.state = stAfter
+		return i
+	}
+	b = p[i]
+	i++
+	switch b {
+	case ',':
+		if s.inArr {
+			s.cur = -1
+			goto value
+		}
+		if s.notify && s.depth == 1 {
+			s.comma1 = true
+			s.state = stObjNext
+			return s.raise(noteComma1, i-1, i)
+		}
+		goto objNext
+	case '}', ']':
+		if s.inArr != (b == ']') {
+			goto fail
+		}
+		s.pop()
+		goto end
+	}
+	goto fail
+
+done: // the top-level value is complete: only white space
+	for ; i < len(p); i++ {
+		if !isSpace(p[i]) {
+			goto fail
+		}
+	}
+	s.state = stDone
+	return i
+
+fail: // not JSON: the rest is ignored
+	s.state = stFail
+	s.failed = true
+	return len(p)
+}
+
+// raise records a note at position at and returns n, the bytes consumed.
+func (s *scanner) raise(note uint8, at, n int) int {
+	s.note, s.noteAt = note, at
+	return n
 }
 
 // store keeps the number just read if it lies on a path.
@@ -485,20 +587,6 @@ func (s *scanner) store() {
 	s.have |= 1 << slot
 }
 
-// valueEnd moves past a value that ended just before position i. It reports
-// whether a note was raised, and the bytes consumed if so.
-func (s *scanner) valueEnd(i int) (int, bool) {
-	if s.depth == 0 {
-		s.state, s.done = stDone, true
-		return 0, false
-	}
-	s.state = stAfter
-	if s.notify && s.depth == 1 && !s.inArray() {
-		return s.raise(noteEnd1, i, i), true
-	}
-	return 0, false
-}
-
 // value reports the number read into slot, if any.
 func (s *scanner) value(slot int) (int64, bool) {
 	return s.vals[slot], s.have&(1<<slot) != 0
@@ -506,18 +594,35 @@ func (s *scanner) value(slot int) (int64, bool) {
 
 // stringEnd returns the index of the first '"' or '\\' in p, or len(p). Most
 // strings in an answer are short (names, ids, a word of text), so it looks at
-// the first bytes one by one before calling the vectorised search.
+// the first 32 bytes eight at a time (a word's bytes compared at once: the
+// lowest byte of x^quotes or x^backslashes that is zero) before calling the
+// vectorised search.
 func stringEnd(p []byte) int {
-	n := min(len(p), 24)
-	for j, c := range p[:n] {
-		if c == '"' || c == '\\' {
-			return j
+	const (
+		ones      = 0x0101010101010101
+		highs     = 0x8080808080808080
+		quotes    = '"' * ones
+		backslash = '\\' * ones
+	)
+	j := 0
+	for ; j+8 <= len(p) && j < 32; j += 8 {
+		x := binary.LittleEndian.Uint64(p[j:])
+		q, b := x^quotes, x^backslash
+		// A zero byte of q or b sets the high bit of its byte here; bytes
+		// above the lowest zero may be set too, but the lowest is exact.
+		if m := ((q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
+			return j + bits.TrailingZeros64(m)/8
 		}
 	}
-	if n == len(p) {
-		return n
+	if j < 32 || j == len(p) {
+		for ; j < len(p); j++ {
+			if c := p[j]; c == '"' || c == '\\' {
+				return j
+			}
+		}
+		return j
 	}
-	return n + stringEndLong(p[n:])
+	return j + stringEndLong(p[j:])
 }
 
 func stringEndLong(p []byte) int {
@@ -531,4 +636,5 @@ func stringEndLong(p []byte) int {
 	return j
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+// isSpace reports whether b is JSON white space; most bytes are above ' '.
+func isSpace(b byte) bool { return b <= ' ' && (b == ' ' || b == '\t' || b == '\n' || b == '\r') }
