@@ -132,8 +132,8 @@ const (
 // at an input position [scanner.noteAt].
 const (
 	noteNone    uint8 = iota
-	noteComma1        // a ',' between top-level members; noteAt is the comma
-	noteValue1        // the value of a top-level member after a comma begins; noteAt is its first byte
+	noteComma1        // a ',' before the top-level usage member, or before a member not known yet when the input ended; noteAt is the comma
+	noteValue1        // the value of a member after a noted comma begins; noteAt is its first byte
 	noteEnd1          // the top-level usage member's value ended; noteAt is just past it
 	noteChoices       // a choices array's emptiness is known; noteAt is its first non-space byte after '['
 )
@@ -181,9 +181,13 @@ type scanner struct {
 
 	note   uint8
 	noteAt int
-	// comma1 is set from a comma between top-level members until the next
-	// member's value begins (noteValue1).
-	comma1 bool
+	// commaPending is set from a comma between top-level members, at
+	// commaAt of the input being fed, until the next member's name is known
+	// or the input ends; comma1 from then until its value begins
+	// (noteValue1) when it was noted.
+	commaPending bool
+	commaAt      int
+	comma1       bool
 	// usage1 reports that the top-level member being read is the usage member.
 	usage1 bool
 	// null1 reports that the top-level member value that just ended was null.
@@ -372,7 +376,7 @@ member:
 		if first {
 			s.state = stObjFirst
 		}
-		return i
+		goto pending
 	}
 	if b = p[i]; b == '"' {
 		i++
@@ -399,7 +403,8 @@ key: // inside a member name
 			}
 		}
 		s.state = stKey
-		return len(p)
+		i = len(p)
+		goto pending
 	}
 	if p[i+j] == '\\' {
 		s.keyOff = true // an escaped name is never one of ours
@@ -421,7 +426,7 @@ key: // inside a member name
 keyEsc: // after a backslash in a member name
 	if i == len(p) {
 		s.state = stKeyEsc
-		return i
+		goto pending
 	}
 	i++
 	goto key
@@ -432,7 +437,7 @@ colon: // after a member name: ':'
 	}
 	if i == len(p) {
 		s.state = stColon
-		return i
+		goto pending
 	}
 	if p[i] != ':' {
 		goto fail
@@ -441,8 +446,27 @@ colon: // after a member name: ':'
 	s.cur = s.keyNode
 	if s.depth == 1 {
 		s.usage1 = s.cur > 0 && s.paths[s.cur].flags&flagUsage != 0
+		if s.commaPending {
+			// The member after the comma is known: only the usage
+			// member's comma is held (and its value's start noted).
+			s.commaPending = false
+			if s.usage1 {
+				s.comma1 = true
+				s.state = stValue
+				return s.raise(noteComma1, s.commaAt, i)
+			}
+		}
 	}
 	goto value
+
+pending: // p ends between a top-level comma and its member's colon
+	if s.commaPending {
+		// Which member follows is not known yet: the comma is held.
+		s.commaPending = false
+		s.comma1 = true
+		return s.raise(noteComma1, s.commaAt, i)
+	}
+	return i
 
 str: // inside a string value
 	i += stringEnd(p[i:])
@@ -535,9 +559,8 @@ after: // after a value: ',' or the end of its container
 			goto value
 		}
 		if s.notify && s.depth == 1 {
-			s.comma1 = true
-			s.state = stObjNext
-			return s.raise(noteComma1, i-1, i)
+			// Noted once the member's name is known (colon), or p ends.
+			s.commaPending, s.commaAt = true, i-1
 		}
 		goto objNext
 	case '}', ']':
@@ -594,23 +617,43 @@ func (s *scanner) value(slot int) (int64, bool) {
 
 // stringEnd returns the index of the first '"' or '\\' in p, or len(p). Most
 // strings in an answer are short (names, ids, a word of text), so it looks at
-// the first 32 bytes eight at a time (a word's bytes compared at once: the
-// lowest byte of x^quotes or x^backslashes that is zero) before calling the
-// vectorised search.
+// the first 32 bytes eight at a time before calling the vectorised search.
 func stringEnd(p []byte) int {
-	const (
-		ones      = 0x0101010101010101
-		highs     = 0x8080808080808080
-		quotes    = '"' * ones
-		backslash = '\\' * ones
-	)
+	if len(p) >= 8 {
+		if m := stringEnds(binary.LittleEndian.Uint64(p)); m != 0 {
+			return bits.TrailingZeros64(m) / 8
+		}
+	}
+	return stringEndAfter(p)
+}
+
+// Words of eight equal bytes, for [stringEnds].
+const (
+	ones       = 0x0101010101010101
+	highs      = 0x8080808080808080
+	quotes     = '"' * ones
+	backslashs = '\\' * ones
+)
+
+// stringEnds returns x, eight bytes of p read as a little-endian word, with
+// the high bit of its lowest '"' or '\\' byte set, and the bits of bytes
+// below it clear; zero when it has none. (A zero byte of x^quotes or
+// x^backslashs sets the high bit of its byte; bytes above the lowest may be
+// set too.)
+func stringEnds(x uint64) uint64 {
+	q, b := x^quotes, x^backslashs
+	return ((q-ones)&^q | (b-ones)&^b) & highs
+}
+
+// stringEndAfter is stringEnd for p past its first eight bytes, when those
+// hold no end, or for a p shorter than eight bytes.
+func stringEndAfter(p []byte) int {
 	j := 0
+	if len(p) >= 8 {
+		j = 8
+	}
 	for ; j+8 <= len(p) && j < 32; j += 8 {
-		x := binary.LittleEndian.Uint64(p[j:])
-		q, b := x^quotes, x^backslash
-		// A zero byte of q or b sets the high bit of its byte here; bytes
-		// above the lowest zero may be set too, but the lowest is exact.
-		if m := ((q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
+		if m := stringEnds(binary.LittleEndian.Uint64(p[j:])); m != 0 {
 			return j + bits.TrailingZeros64(m)/8
 		}
 	}
