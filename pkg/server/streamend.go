@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -138,35 +140,68 @@ func (p *chatProxy) endStream(ctx context.Context, call *proxyCall) {
 
 // upstreamBody is the upstream's response body as the proxy reads it. It keeps
 // the first read error for [streamEnding], ends a body that produces nothing
-// for idle (the timer runs only while a Read waits on the upstream, so a slow
+// for idle (only the time a Read waits on the upstream counts, so a slow
 // client does not count as a silent upstream), and takes the headers jwtgate
 // does not pass on out of the trailers once they have arrived.
+//
+// A Read notes when it began waiting and when it ended, which costs a look at
+// the clock and no timer: one timer, set when the body is wrapped, checks the
+// Read in progress when it fires and is set again for the moment that Read
+// would have waited idle (or, with none in progress, for idle from then).
+// Setting a runtime timer twice per Read would take the timer heap's lock
+// for every event of every stream.
 type upstreamBody struct {
-	rc    io.ReadCloser
-	res   *http.Response
-	p     *chatProxy
-	idle  time.Duration // zero: no idle limit
-	timer *time.Timer
-	err   error // the first error other than io.EOF
+	rc     io.ReadCloser
+	res    *http.Response
+	p      *chatProxy
+	idle   time.Duration // zero: no idle limit
+	timer  *time.Timer   // nil: no idle limit
+	onIdle func()
+	base   time.Time // the origin of waiting
+	// waiting is when the Read in progress began, as time since base plus
+	// one nanosecond; zero while no Read waits.
+	waiting atomic.Int64
+	closed  atomic.Bool
+	err     error // the first error other than io.EOF
 }
 
 // wrap makes b read res.Body; onIdle runs when a Read has waited idle.
 func (b *upstreamBody) wrap(p *chatProxy, res *http.Response, idle time.Duration, onIdle func()) {
 	b.rc, b.res, b.p, b.idle = res.Body, res, p, idle
 	if idle > 0 {
-		b.timer = time.AfterFunc(idle, onIdle)
-		b.timer.Stop()
+		b.onIdle, b.base = onIdle, time.Now()
+		// Started once b.timer is set: check uses it.
+		b.timer = time.AfterFunc(time.Duration(math.MaxInt64), b.check)
+		b.timer.Reset(idle)
 	}
 	res.Body = b
 }
 
+// check runs when the idle timer fires: it ends a Read that has waited idle
+// and otherwise sets the timer again.
+func (b *upstreamBody) check() {
+	if b.closed.Load() {
+		return
+	}
+	next := b.idle
+	if w := b.waiting.Load(); w != 0 {
+		waited := time.Since(b.base) - time.Duration(w-1)
+		if waited >= b.idle {
+			b.onIdle()
+			return
+		}
+		next = b.idle - waited
+	}
+	b.timer.Reset(next)
+}
+
 func (b *upstreamBody) Read(p []byte) (int, error) {
 	if b.timer != nil {
-		b.timer.Reset(b.idle)
+		b.waiting.Store(int64(time.Since(b.base)) + 1)
 	}
 	n, err := b.rc.Read(p)
 	if b.timer != nil {
-		b.timer.Stop()
+		b.waiting.Store(0)
 	}
 	switch {
 	case err == io.EOF:
@@ -181,6 +216,7 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 
 func (b *upstreamBody) Close() error {
 	if b.timer != nil {
+		b.closed.Store(true)
 		b.timer.Stop()
 	}
 	err := b.rc.Close()
