@@ -11,5 +11,8 @@
 // Handlers behind [New] read the verified claims with [Claims] and the API key with
 // [APIKey]. Both live on the request context (see token.NewContext), so a plain
 // http.Handler mounted behind the middleware, such as a reverse proxy, sees them too
-// through token.FromContext.
+// through token.FromContext. The middleware stores them with token.NewContext,
+// a new request context and so a copy of the request; when an outer middleware
+// has derived the request context from a token.Slot, they go into the slot and
+// the request is not copied again.
 package ginauth

@@ -24,7 +24,7 @@ type healthResponse struct {
 func handleHealthz(version string) gin.HandlerFunc {
 	body := constantJSON(healthResponse{Status: "ok", Version: strings.ToValidUTF8(version, "?")})
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
+		setHeader(c.Writer.Header(), "Cache-Control", "no-store")
 		writeJSONBytes(c.Writer, http.StatusOK, body)
 	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,6 +23,36 @@ type requestInfo struct {
 }
 
 type requestInfoKey struct{}
+
+// requestState is everything [observe] sets up for one request, in one
+// allocation: the request's info, the request context (a token.Slot, which
+// pkg/ginauth fills with the verified claims instead of deriving a context and
+// copying the request a second time) and the copy of the request that carries
+// that context.
+type requestState struct {
+	token.Slot // the request context; its parent is the inbound request's
+	info       requestInfo
+	req        http.Request
+}
+
+// Value answers requestInfoKey with the request's info and passes every other
+// key to the slot.
+func (st *requestState) Value(key any) any {
+	if _, ok := key.(requestInfoKey); ok {
+		return &st.info
+	}
+	return st.Slot.Value(key)
+}
+
+// newRequestState returns the state of r, whose copy carrying the state's
+// context is &st.req.
+func newRequestState(r *http.Request, requestID string) *requestState {
+	st := &requestState{Slot: token.Slot{Context: r.Context()}, info: requestInfo{requestID: requestID}}
+	// WithContext is inlined and its copy does not escape: the one copy of the
+	// request is the one in st.
+	st.req = *r.WithContext(st)
+	return st
+}
 
 // infoOf returns the request's info, set up by [observe]. Outside observe (a
 // handler under test on its own) it returns a throwaway value.
@@ -50,13 +79,17 @@ func infoOf(c *gin.Context) *requestInfo {
 func observe(logger *slog.Logger, m *metrics, ids *requestIDs) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		id := c.Request.Header.Get(RequestIDHeader)
+		var id string
+		if v := c.Request.Header[RequestIDHeader]; len(v) > 0 { // Header.Get, the key already canonical
+			id = v[0]
+		}
 		if !validRequestID(id) {
 			id = ids.next()
 		}
-		c.Header(RequestIDHeader, id)
-		info := &requestInfo{requestID: id}
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestInfoKey{}, info))
+		setHeader(c.Writer.Header(), RequestIDHeader, id)
+		st := newRequestState(c.Request, id)
+		info := &st.info
+		c.Request = &st.req
 
 		defer func() {
 			v := recover()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
@@ -89,10 +90,16 @@ const internalErrorBody = `{"error":"` + codeInternal + `","error_description":"
 // writeJSONBytes writes b, already JSON, with status.
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON)
-	h.Set("X-Content-Type-Options", "nosniff")
+	setHeader(h, "Content-Type", contentTypeJSON)
+	setHeader(h, "X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(b) // a failed write means the client is gone
+}
+
+// setHeader is h.Set(key, value) for a key already in canonical form (a
+// constant), without canonicalizing it again on every response.
+func setHeader(h http.Header, key, value string) {
+	h[key] = []string{value}
 }
 
 // appender is a response body that encodes itself by appending to a buffer: the
@@ -104,12 +111,46 @@ type appender interface {
 
 // respondAppender writes a's JSON with status. Hand encoding fails only on a
 // string that is not valid UTF-8, which the reflective encoder refuses too: that is
-// answered as writeJSON answers any encoding failure.
-func respondAppender(c *gin.Context, status int, a appender) {
-	b, err := a.appendJSON(make([]byte, 0, 768)) // a token response fits
+// answered as writeJSON answers any encoding failure. It is generic so that a,
+// a struct, is not boxed into an interface per response. The buffer comes from
+// bufs (nil: a new one) and is cleared before it goes back, since the writer
+// has copied it by then and a token response is a secret.
+func respondAppender[A appender](c *gin.Context, bufs *bodyBuffers, status int, a A) {
+	buf := bufs.get()
+	defer bufs.put(buf)
+	b, err := a.appendJSON((*buf)[:0])
 	if err != nil {
 		writeJSONBytes(c.Writer, http.StatusInternalServerError, []byte(internalErrorBody))
 		return
 	}
+	*buf = b
 	writeJSONBytes(c.Writer, status, b)
+}
+
+// bodyBuffers lends a handler the buffers it encodes its answers into; each
+// handler maker holds its own.
+type bodyBuffers struct{ pool sync.Pool }
+
+// maxPooledBody bounds the buffers bodyBuffers keeps: a token response fits
+// with room to spare, and one outsized answer does not pin its buffer.
+const maxPooledBody = 4 << 10
+
+func (p *bodyBuffers) get() *[]byte {
+	if p != nil {
+		if b, ok := p.pool.Get().(*[]byte); ok {
+			return b
+		}
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+// put clears b's bytes and returns it to the pool.
+func (p *bodyBuffers) put(b *[]byte) {
+	if p == nil || cap(*b) > maxPooledBody {
+		return
+	}
+	clear(*b)
+	*b = (*b)[:0]
+	p.pool.Put(b)
 }

@@ -126,6 +126,7 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		"/subject":  "subject must be a string",
 		"/dpop_jkt": descJKTInvalid,
 	}}
+	bufs := new(bodyBuffers)
 	return func(c *gin.Context) {
 		var req createSessionRequest
 		if _, e := decodeBody(c, spec, &req); e != nil {
@@ -177,21 +178,22 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			return
 		}
 		d.metrics.issued.WithLabelValues("new").Inc()
-		respondToken(c, http.StatusCreated, issued)
+		respondToken(c, bufs, http.StatusCreated, issued)
 	}
 }
 
 // handleCurrentSession serves GET /sessions/current: what the token says, never
 // the API key.
 func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
+	bufs := new(bodyBuffers)
 	return func(c *gin.Context) {
 		claims, ok := ginauth.Claims(c)
 		if !ok {
 			respondError(c, missingClaims(c, logger))
 			return
 		}
-		c.Header("Cache-Control", "no-store")
-		respondAppender(c, http.StatusOK, sessionResponse{
+		setHeader(c.Writer.Header(), "Cache-Control", "no-store")
+		respondAppender(c, bufs, http.StatusOK, sessionResponse{
 			SessionID:         claims.SessionID,
 			Subject:           claims.Subject,
 			IssuedAt:          claims.IssuedAt.UTC().Format(time.RFC3339),
@@ -212,6 +214,7 @@ func handleCurrentSession(logger *slog.Logger) gin.HandlerFunc {
 // the allowlist again, so a key removed from it stops being refreshed.
 func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 	spec := bodySpec{limit: d.maxBody, strict: true, fields: "ttl", invalid: map[string]string{"/ttl": ttlDescription}}
+	bufs := new(bodyBuffers)
 	return func(c *gin.Context) {
 		var req refreshSessionRequest
 		if _, e := decodeBody(c, spec, &req); e != nil {
@@ -250,7 +253,7 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 			return
 		}
 		d.metrics.issued.WithLabelValues("refresh").Inc()
-		respondToken(c, http.StatusOK, issued)
+		respondToken(c, bufs, http.StatusOK, issued)
 	}
 }
 
@@ -351,11 +354,12 @@ func missingClaims(c *gin.Context, logger *slog.Logger) *apiError {
 }
 
 // respondToken writes a token response. Tokens are secrets: never cached.
-func respondToken(c *gin.Context, status int, issued *token.Issued) {
-	cl := issued.Claims
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
-	respondAppender(c, status, tokenResponse{
+func respondToken(c *gin.Context, bufs *bodyBuffers, status int, issued *token.Issued) {
+	cl := &issued.Claims
+	h := c.Writer.Header()
+	setHeader(h, "Cache-Control", "no-store")
+	setHeader(h, "Pragma", "no-cache")
+	respondAppender(c, bufs, status, tokenResponse{
 		AccessToken: issued.Token,
 		TokenType:   tokenType(cl.JKT),
 		ExpiresIn:   int64(cl.ExpiresAt.Sub(cl.IssuedAt) / time.Second),
