@@ -220,7 +220,10 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 	} else {
 		w.Aks = i.key.seal.seal(c.APIKey, c.ID)
 	}
-	payload, err := json.Marshal(&w)
+	// Encoded by hand, as json.Marshal(&w) would (claimsjson.go), into a buffer
+	// on the stack: the payload is needed only until it is in base64url.
+	var scratch [1024]byte
+	payload, err := w.appendJSON(scratch[:0])
 	if err != nil {
 		return nil, fmt.Errorf("encoding claims: %w", err)
 	}
