@@ -158,14 +158,21 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 			return
 		}
 		l := d.live()
-		infoOf(c).fingerprint = l.issuer.Fingerprint(key)
+		// The access line names the key by its fingerprint: an issued token's
+		// claims carry it, and a refusal from here on computes it (one keyed
+		// hash per request, not one here and one in Issue).
+		info := infoOf(c)
+		refuse := func(e *apiError) {
+			info.fingerprint = l.issuer.Fingerprint(key)
+			respondError(c, e)
+		}
 		if !l.allow.allows(key) {
-			respondError(c, keyNotAccepted())
+			refuse(keyNotAccepted())
 			return
 		}
 		jkt, e := d.sessionBinding(c, l, req.DPoPJKT)
 		if e != nil {
-			respondError(c, e)
+			refuse(e)
 			return
 		}
 		var subject string
@@ -174,9 +181,10 @@ func handleCreateSession(d sessionDeps) gin.HandlerFunc {
 		}
 		issued, err := l.issuer.Issue(c.Request.Context(), token.Params{APIKey: key, Subject: subject, TTL: ttl, Limits: limits, JKT: jkt})
 		if err != nil {
-			respondError(c, d.issueError(c, err))
+			refuse(d.issueError(c, err))
 			return
 		}
+		info.fingerprint = issued.Claims.APIKeyFingerprint
 		d.metrics.issued.WithLabelValues("new").Inc()
 		respondToken(c, bufs, http.StatusCreated, issued)
 	}
