@@ -367,3 +367,36 @@ func TestVerifierGetsRequestContext(t *testing.T) {
 		t.Errorf("verifier context value = %v, want the request's", got)
 	}
 }
+
+// TestClaimsSlot: behind a middleware that derived the request context from a
+// token.Slot, the claims go into the slot and the request is not copied; the
+// handler and anything holding the outer request's context see them.
+func TestClaimsSlot(t *testing.T) {
+	fv := &fakeVerifier{claims: fakeClaims()}
+	var slot *token.Slot
+	var outer *http.Request
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		slot = &token.Slot{Context: c.Request.Context()}
+		c.Request = c.Request.WithContext(slot)
+		outer = c.Request
+		c.Next()
+	})
+	r.GET("/protected", ginauth.New(fv), func(c *gin.Context) {
+		if c.Request != outer {
+			t.Error("the middleware copied the request although its context has an empty slot")
+		}
+		claims, ok := ginauth.Claims(c)
+		if !ok || claims.ID != "jti" {
+			t.Errorf("Claims = %v, %v", claims, ok)
+		}
+		c.Status(http.StatusNoContent)
+	})
+	rec := do(t, r, "/protected", "Bearer tok")
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if got, ok := token.FromContext(slot); !ok || got.SessionID != "sid" {
+		t.Fatalf("the slot holds %v, %v", got, ok)
+	}
+}

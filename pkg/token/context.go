@@ -21,8 +21,8 @@ func FromContext(ctx context.Context) (Claims, bool) {
 			}
 			return *v, true
 		case *Slot:
-			if v.set {
-				return v.claims, true
+			if v.claims != nil {
+				return *v.claims, true
 			}
 			ctx = v.Context // an empty slot: whatever its parent carries
 		default:
@@ -49,8 +49,10 @@ func FromContext(ctx context.Context) (Claims, bool) {
 // before anything else can read it, and filled once.
 type Slot struct {
 	context.Context
-	claims Claims
-	set    bool
+	// claims is nil until SetClaims: the claims take a separate allocation,
+	// so that a request that carries no token (a health check) does not
+	// allocate room for them.
+	claims *Claims
 }
 
 // Value returns the value for key: the slot itself for this package's claims
@@ -69,9 +71,9 @@ func (s *Slot) Value(key any) any {
 // same request, by a second middleware, gets a context of its own).
 func SetClaims(ctx context.Context, c Claims) bool {
 	s, ok := ctx.Value(ctxKey{}).(*Slot)
-	if !ok || s.set {
+	if !ok || s.claims != nil {
 		return false
 	}
-	s.claims, s.set = c, true
+	s.claims = &c
 	return true
 }
