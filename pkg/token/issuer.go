@@ -2,7 +2,10 @@ package token
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -19,6 +22,7 @@ type Issuer struct {
 	issuer   string
 	audience string
 	aud      []byte // the audience as a JSON string, built once
+	sigLen   int    // the length of the key's signatures, to size a token once
 	o        issuerOptions
 }
 
@@ -92,8 +96,27 @@ func NewIssuer(ks *KeySet, issuer, audience string, opts ...IssuerOption) (*Issu
 		header:   base64.RawURLEncoding.EncodeToString(hdr),
 		issuer:   issuer,
 		audience: audience,
+		sigLen:   signatureLen(k),
 		o:        o,
 	}, nil
+}
+
+// signatureLen returns the length in bytes of k's signatures (RFC 7518
+// section 3; RFC 8037 for EdDSA), or an upper bound for an RSA key of a type
+// it does not know, so that a token's buffer is allocated once at its size.
+func signatureLen(k *Key) int {
+	if n, ok := HMACMinLen(k.alg); ok {
+		return n
+	}
+	switch pub := k.public.(type) {
+	case *rsa.PublicKey:
+		return pub.Size()
+	case *ecdsa.PublicKey:
+		return 2 * ((pub.Curve.Params().BitSize + 7) / 8)
+	case ed25519.PublicKey:
+		return ed25519.SignatureSize
+	}
+	return 512
 }
 
 // DefaultTTL returns the lifetime of tokens issued without an explicit TTL.
@@ -228,7 +251,7 @@ func (i *Issuer) sign(c *Claims, now, exp time.Time) (*Issued, error) {
 		return nil, fmt.Errorf("encoding claims: %w", err)
 	}
 	b64 := base64.RawURLEncoding
-	buf := make([]byte, 0, len(i.header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(512))
+	buf := make([]byte, 0, len(i.header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(i.sigLen))
 	buf = append(buf, i.header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, payload)
