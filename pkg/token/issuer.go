@@ -78,13 +78,9 @@ func NewIssuer(ks *KeySet, issuer, audience string, opts ...IssuerOption) (*Issu
 		return nil, fmt.Errorf("creating issuer: %w: nil clock", ErrOptionInvalid)
 	}
 	k := ks.SigningKey()
-	hdr, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{k.alg, k.id, "JWT"})
+	hdr, err := encodedHeader(k)
 	if err != nil {
-		return nil, fmt.Errorf("encoding header: %w", err)
+		return nil, err
 	}
 	aud, err := json.Marshal(audience)
 	if err != nil {
@@ -93,7 +89,7 @@ func NewIssuer(ks *KeySet, issuer, audience string, opts ...IssuerOption) (*Issu
 	return &Issuer{
 		key:      k,
 		aud:      aud,
-		header:   base64.RawURLEncoding.EncodeToString(hdr),
+		header:   hdr,
 		issuer:   issuer,
 		audience: audience,
 		sigLen:   signatureLen(k),

@@ -30,7 +30,8 @@ type Verifier struct {
 	issuer   string
 	audience string
 	o        verifierOptions
-	cache    *verifiedCache // nil: off
+	cache    *verifiedCache  // nil: off
+	headers  map[string]*Key // the issuer's own headers, known to be valid (header.go)
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by a key in ks.
@@ -60,7 +61,11 @@ func NewVerifier(ks *KeySet, issuer, audience string, opts ...VerifierOption) (*
 	case o.now == nil:
 		return nil, fmt.Errorf("creating verifier: %w: nil clock", ErrOptionInvalid)
 	}
-	v := &Verifier{ks: ks, issuer: issuer, audience: audience, o: o}
+	headers, err := knownHeaders(ks)
+	if err != nil {
+		return nil, fmt.Errorf("creating verifier: %w", err)
+	}
+	v := &Verifier{ks: ks, issuer: issuer, audience: audience, o: o, headers: headers}
 	if o.cacheSize > 0 {
 		c, err := newVerifiedCache(o.cacheSize)
 		if err != nil {
@@ -144,11 +149,25 @@ func (v *Verifier) verify(raw string) (*Claims, error) {
 // inserted into the signature would make another spelling of a valid token, one
 // that a cache or a list keyed by the token string does not know.
 func compactChars(s string) bool {
-	var bad byte
-	for i := 0; i < len(s); i++ {
-		bad |= compactBad[s[i]]
+	// Eight bytes a round into eight accumulators, as pkg/ginauth's token68
+	// check: the loads are independent, so the loop runs about three times
+	// faster than one OR chain.
+	var b0, b1, b2, b3, b4, b5, b6, b7 byte
+	for len(s) >= 8 {
+		b0 |= compactBad[s[0]]
+		b1 |= compactBad[s[1]]
+		b2 |= compactBad[s[2]]
+		b3 |= compactBad[s[3]]
+		b4 |= compactBad[s[4]]
+		b5 |= compactBad[s[5]]
+		b6 |= compactBad[s[6]]
+		b7 |= compactBad[s[7]]
+		s = s[8:]
 	}
-	return bad == 0
+	for i := 0; i < len(s); i++ {
+		b0 |= compactBad[s[i]]
+	}
+	return b0|b1|b2|b3|b4|b5|b6|b7 == 0
 }
 
 // compactBad has, for each byte value, 0 for the base64url alphabet and the dot and
@@ -164,6 +183,14 @@ const compactBad = "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01
 
 // header decodes and checks the JOSE header and returns the key it names.
 func (v *Verifier) header(seg string) (*Key, error) {
+	if key, ok := v.headers[seg]; ok {
+		return key, nil
+	}
+	return v.decodeHeader(seg)
+}
+
+// decodeHeader is header's full check, for a header the issuer did not write.
+func (v *Verifier) decodeHeader(seg string) (*Key, error) {
 	hb, err := b64.DecodeString(seg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrTokenMalformed)
