@@ -62,18 +62,18 @@ type tokenResponse struct {
 // appendJSON encodes r as json.Marshal would, member for member.
 func (r tokenResponse) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"access_token":`...)
-	b, err := jsontext.AppendQuote(b, r.AccessToken)
+	b, err := appendQuoted(b, r.AccessToken)
 	if err != nil {
 		return nil, err
 	}
 	b = append(b, `,"token_type":`...)
-	if b, err = jsontext.AppendQuote(b, r.TokenType); err != nil {
+	if b, err = appendQuoted(b, r.TokenType); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"expires_in":`...)
 	b = strconv.AppendInt(b, r.ExpiresIn, 10)
 	b = append(b, `,"expires_at":`...)
-	if b, err = jsontext.AppendQuote(b, r.ExpiresAt); err != nil {
+	if b, err = appendQuoted(b, r.ExpiresAt); err != nil {
 		return nil, err
 	}
 	return append(b, '}'), nil
@@ -101,7 +101,7 @@ func (r sessionResponse) appendJSON(b []byte) ([]byte, error) {
 		{`,"api_key_fingerprint":`, r.APIKeyFingerprint},
 	} {
 		b = append(b, m.name...)
-		if b, err = jsontext.AppendQuote(b, m.value); err != nil {
+		if b, err = appendQuoted(b, m.value); err != nil {
 			return nil, err
 		}
 	}
@@ -109,7 +109,7 @@ func (r sessionResponse) appendJSON(b []byte) ([]byte, error) {
 	b = r.Limits.AppendJSON(b)
 	if r.DPoPJKT != "" {
 		b = append(b, `,"dpop_jkt":`...)
-		if b, err = jsontext.AppendQuote(b, r.DPoPJKT); err != nil {
+		if b, err = appendQuoted(b, r.DPoPJKT); err != nil {
 			return nil, err
 		}
 	}
