@@ -16,8 +16,12 @@ import (
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
-// apiKeyHeader carries the API key on POST /sessions.
-const apiKeyHeader = "X-API-Key"
+// apiKeyHeader carries the API key on POST /sessions; apiKeyHeaderKey is its
+// canonical form, the key of http.Header.
+const (
+	apiKeyHeader    = "X-API-Key"
+	apiKeyHeaderKey = "X-Api-Key"
+)
 
 // maxRequestTTL is the longest ttl a request may name; the issuer caps what it
 // grants far lower (jwt.max_ttl), so this only refuses values that are clearly
@@ -315,7 +319,7 @@ func limitsError(err error) *apiError {
 // requestAPIKey finds the API key in the X-API-Key header or the api_key member.
 // Both may be given if they agree; the comparison is constant-time.
 func requestAPIKey(h http.Header, member *string) (string, *apiError) {
-	values := h.Values(apiKeyHeader)
+	values := h[apiKeyHeaderKey] // h.Values(apiKeyHeader), without canonicalizing the name per request
 	if len(values) > 1 {
 		return "", invalidRequest("more than one " + apiKeyHeader + " header")
 	}
