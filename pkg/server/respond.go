@@ -145,12 +145,13 @@ func (p *bodyBuffers) get() *[]byte {
 	return &b
 }
 
-// put clears b's bytes and returns it to the pool.
+// put clears the whole of b's array (an encoding that failed half way wrote
+// past b's length) and returns it to the pool.
 func (p *bodyBuffers) put(b *[]byte) {
 	if p == nil || cap(*b) > maxPooledBody {
 		return
 	}
-	clear(*b)
 	*b = (*b)[:0]
+	clear((*b)[:cap(*b)])
 	p.pool.Put(b)
 }
