@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 )
 
 // BenchmarkCheckProof measures what checking a proof costs beyond its signature.
@@ -57,13 +59,13 @@ func BenchmarkCheckProof(b *testing.B) {
 		b.Run("alg="+kind+"/step=signature", func(b *testing.B) {
 			verify := floorVerify(b, key.signer.Public(), proofs[0])
 			b.ReportAllocs()
-			cpu := startCPU(b)
+			cpu := benchcpu.Start(b)
 			for b.Loop() {
 				if !verify() {
 					b.Fatal("signature does not verify")
 				}
 			}
-			cpu.report()
+			cpu.Report()
 		})
 		run := func(proofs []string) func(b *testing.B) {
 			return func(b *testing.B) {
@@ -72,19 +74,19 @@ func BenchmarkCheckProof(b *testing.B) {
 				newV := func() *Verifier { return mustVerifier(b, WithClock(clk.now)) }
 				v, i := newV(), 0
 				b.ReportAllocs()
-				cpu := startCPU(b)
+				cpu := benchcpu.Start(b)
 				for b.Loop() {
 					if i == len(proofs) {
-						cpu.stop()
+						cpu.Stop()
 						v, i = newV(), 0
-						cpu.resume()
+						cpu.Resume()
 					}
 					if _, err := v.Verify(proofs[i], cases[i].req); err != nil {
 						b.Fatal(err)
 					}
 					i++
 				}
-				cpu.report()
+				cpu.Report()
 			}
 		}
 		b.Run("alg="+kind+"/step=proof", run(proofs))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/pkg/dpop"
 	"github.com/jwtgate/jwtgate/pkg/dpop/dpoptest"
 	"github.com/jwtgate/jwtgate/pkg/ginauth"
@@ -62,7 +63,7 @@ func BenchmarkDPoP(b *testing.B) {
 		req := httptest.NewRequest(http.MethodGet, "/r", nil)
 		req.Header.Set("Authorization", "Bearer "+issue(""))
 		b.ReportAllocs()
-		cpu := startCPU(b)
+		cpu := benchcpu.Start(b)
 		for b.Loop() {
 			rec := httptest.NewRecorder()
 			engine.ServeHTTP(rec, req)
@@ -70,7 +71,7 @@ func BenchmarkDPoP(b *testing.B) {
 				b.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
 		}
-		cpu.report()
+		cpu.Report()
 	})
 	rsa, err := dpoptest.NewRS256(2048)
 	if err != nil {
@@ -100,17 +101,17 @@ func BenchmarkDPoP(b *testing.B) {
 			req.Header.Set("Authorization", "DPoP "+tok)
 			i := 0
 			b.ReportAllocs()
-			cpu := startCPU(b)
+			cpu := benchcpu.Start(b)
 			for b.Loop() {
 				if i == len(proofs) {
-					cpu.stop()
+					cpu.Stop()
 					fresh, err := dpop.NewVerifier()
 					if err != nil {
 						b.Fatal(err)
 					}
 					pv.v.Store(fresh)
 					i = 0
-					cpu.resume()
+					cpu.Resume()
 				}
 				req.Header.Set("Dpop", proofs[i])
 				i++
@@ -120,7 +121,7 @@ func BenchmarkDPoP(b *testing.B) {
 					b.Fatalf("status %d: %s", rec.Code, rec.Body)
 				}
 			}
-			cpu.report()
+			cpu.Report()
 		})
 		// The floor of the row above: the bare signature check of one of its
 		// proofs, all that a proof must cost.
@@ -134,13 +135,13 @@ func BenchmarkDPoP(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			cpu := startCPU(b)
+			cpu := benchcpu.Start(b)
 			for b.Loop() {
 				if !check() {
 					b.Fatal("signature does not verify")
 				}
 			}
-			cpu.report()
+			cpu.Report()
 		})
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 )
 
 // benchResponse is a small chat completion's answer, as the upstream sends it.
@@ -79,7 +79,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			roundTrip(b, tt.rt, req)
 			b.ReportAllocs()
 			b.ResetTimer()
-			stop := startCPU(b)
+			stop := benchcpu.Start(b).Report
 			for range b.N {
 				roundTrip(b, tt.rt, req)
 			}
@@ -95,7 +95,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 	for _, tt := range benchTransports() {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
-			stop := startCPU(b)
+			stop := benchcpu.Start(b).Report
 			b.RunParallel(func(pb *testing.PB) {
 				req, _ := http.NewRequest(http.MethodGet, url, nil)
 				req.Header.Set("Authorization", "Bearer sk-bench")
@@ -118,24 +118,4 @@ func roundTrip(b *testing.B, rt http.RoundTripper, req *http.Request) {
 	if err != nil || n != 249 {
 		b.Fatalf("read %d bytes: %v", n, err)
 	}
-}
-
-// startCPU begins measuring the process's CPU time; the function it returns
-// reports it per iteration as cpu-ns/op, steadier than wall time on a shared
-// machine.
-func startCPU(b *testing.B) func() {
-	start := processCPU()
-	return func() {
-		if b.N > 0 {
-			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
-		}
-	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

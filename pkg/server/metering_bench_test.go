@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/internal/redistest"
 	"github.com/jwtgate/jwtgate/pkg/meter"
 	"github.com/jwtgate/jwtgate/pkg/token"
@@ -55,7 +56,7 @@ func BenchmarkChatCountingParallel(b *testing.B) {
 		tok := ts.createSession(b, tc.session).AccessToken
 		b.Run("answer=json/"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			defer startCPU(b)()
+			defer benchcpu.Start(b).Report()
 			defer startRedisCPU(b, rs)()
 			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
@@ -197,7 +198,7 @@ func benchChatCounting(b *testing.B, servers map[string]*testServer, rs *rediste
 			tok := ts.createSession(b, tc.session).AccessToken
 			b.Run(answer.name+"/"+tc.name, func(b *testing.B) {
 				b.ReportAllocs()
-				defer startCPU(b)()
+				defer benchcpu.Start(b).Report()
 				defer startRedisCPU(b, rs)()
 				b.SetBytes(int64(len(answer.body)))
 				// One body buffer for every response, so that the recorder's

@@ -8,10 +8,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/pkg/server"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
@@ -78,7 +78,7 @@ func BenchmarkRequestPath(b *testing.B) {
 				body := strings.NewReader(tc.body)
 				w := &discardWriter{h: make(http.Header)}
 				b.ReportAllocs()
-				defer startCPU(b)()
+				defer benchcpu.Start(b).Report()
 				for b.Loop() {
 					if tc.body != "" {
 						body.Reset(tc.body)
@@ -137,25 +137,3 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 }
 
 func (w *discardWriter) Flush() {}
-
-// startCPU begins measuring the process's CPU time; the function it returns
-// reports it per iteration as cpu-ns/op (see the same helper of the package's
-// internal benchmarks: on a shared machine it compares changes far more
-// steadily than the wall time).
-func startCPU(b *testing.B) func() {
-	b.Helper()
-	start := processCPU()
-	return func() {
-		if b.N > 0 {
-			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
-		}
-	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

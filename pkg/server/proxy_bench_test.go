@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 )
 
 // The benchmarks come in pairs, the same requests sent straight to a loopback
@@ -77,7 +79,7 @@ func newBenchRequest(b *testing.B, target string) *http.Request {
 func benchmarkJSON(b *testing.B, target string) {
 	client := newBenchClient(b)
 	b.ReportAllocs()
-	defer startCPU(b)()
+	defer benchcpu.Start(b).Report()
 	for b.Loop() {
 		resp, err := client.Do(newBenchRequest(b, target))
 		if err != nil {
@@ -97,7 +99,7 @@ func benchmarkStream(b *testing.B, target string) {
 	client := newBenchClient(b)
 	b.ReportAllocs()
 	var toFirst time.Duration
-	defer startCPU(b)()
+	defer benchcpu.Start(b).Report()
 	for b.Loop() {
 		start := time.Now()
 		resp, err := client.Do(newBenchRequest(b, target))
@@ -165,7 +167,7 @@ func benchmarkLargeBody(b *testing.B, target string) {
 	buf := make([]byte, 64<<10)
 	b.SetBytes(largeBodySize)
 	b.ReportAllocs()
-	defer startCPU(b)()
+	defer benchcpu.Start(b).Report()
 	for b.Loop() {
 		resp, err := client.Do(newBenchRequest(b, target))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkSessionPath(b *testing.B) {
 				body := strings.NewReader(tc.body)
 				w := &discardWriter{h: make(http.Header)}
 				b.ReportAllocs()
-				defer startCPU(b)()
+				defer benchcpu.Start(b).Report()
 				for b.Loop() {
 					if tc.body != "" {
 						body.Reset(tc.body)

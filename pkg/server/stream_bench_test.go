@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtgate/jwtgate/pkg/server"
+	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -93,7 +93,7 @@ func BenchmarkStreamEvents(b *testing.B) {
 			got := make([]byte, len(want))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(want)))
-			stop := server.StartCPU(b)
+			stop := benchcpu.Start(b).Report
 			for b.Loop() {
 				next <- true
 				if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, want) {

@@ -1,4 +1,0 @@
-package server
-
-// StartCPU is startCPU for the benchmarks of package server_test.
-var StartCPU = startCPU
