@@ -1,6 +1,10 @@
 package server
 
-import "github.com/go-json-experiment/json/jsontext"
+import (
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/jwtgate/jwtgate/internal/bytetable"
+)
 
 // plainJSON has, for each byte value, 0 if the byte stands for itself inside
 // a JSON string as jsontext quotes it by default (printable ASCII but the
@@ -30,22 +34,7 @@ func appendQuoted(b []byte, s string) ([]byte, error) {
 }
 
 // plainString reports whether every byte of s stands for itself in a JSON
-// string ([plainJSON]), eight bytes a round into eight accumulators.
+// string ([plainJSON]).
 func plainString(s string) bool {
-	var b0, b1, b2, b3, b4, b5, b6, b7 byte
-	for len(s) >= 8 {
-		b0 |= plainJSON[s[0]]
-		b1 |= plainJSON[s[1]]
-		b2 |= plainJSON[s[2]]
-		b3 |= plainJSON[s[3]]
-		b4 |= plainJSON[s[4]]
-		b5 |= plainJSON[s[5]]
-		b6 |= plainJSON[s[6]]
-		b7 |= plainJSON[s[7]]
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		b0 |= plainJSON[s[i]]
-	}
-	return b0|b1|b2|b3|b4|b5|b6|b7 == 0
+	return bytetable.None(s, plainJSON)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/jwtgate/jwtgate/internal/bytetable"
 )
 
 // b64 decodes base64url without padding, strictly: padding, characters outside the
@@ -149,25 +151,7 @@ func (v *Verifier) verify(raw string) (*Claims, error) {
 // inserted into the signature would make another spelling of a valid token, one
 // that a cache or a list keyed by the token string does not know.
 func compactChars(s string) bool {
-	// Eight bytes a round into eight accumulators, as pkg/ginauth's token68
-	// check: the loads are independent, so the loop runs about three times
-	// faster than one OR chain.
-	var b0, b1, b2, b3, b4, b5, b6, b7 byte
-	for len(s) >= 8 {
-		b0 |= compactBad[s[0]]
-		b1 |= compactBad[s[1]]
-		b2 |= compactBad[s[2]]
-		b3 |= compactBad[s[3]]
-		b4 |= compactBad[s[4]]
-		b5 |= compactBad[s[5]]
-		b6 |= compactBad[s[6]]
-		b7 |= compactBad[s[7]]
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		b0 |= compactBad[s[i]]
-	}
-	return b0|b1|b2|b3|b4|b5|b6|b7 == 0
+	return bytetable.None(s, compactBad)
 }
 
 // compactBad has, for each byte value, 0 for the base64url alphabet and the dot and
