@@ -198,7 +198,7 @@ func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 		// nothing about Redis, and the charges must land all the same. The
 		// client's timeouts bound it.
 		pending := m.charges.take()
-		c, mask, err := m.redis.admitRequest(context.Background(), k.Session, expires.UnixMilli(), l, nowUS, lease, leaseEnd, pending)
+		c, mask, err := m.redis.admitRequest(k.Session, expires.UnixMilli(), l, nowUS, lease, leaseEnd, pending)
 		if err == nil {
 			m.charges.recycle(pending)
 			d := decide(c, mask, l, nowUS, expires, now)
@@ -208,7 +208,7 @@ func (m *Meter) Admit(ctx context.Context, k Key, l Limits) Decision {
 			}
 			return d
 		}
-		m.redisFailed(context.Background(), err)
+		m.redisFailed(err)
 		m.chargeLocally(pending)
 	}
 	if m.redis != nil {
@@ -310,12 +310,11 @@ func (m *Meter) sendCharges(b []pendingCharge) {
 		return
 	}
 	if m.State() == StateShared {
-		ctx := context.Background() // bounded by the client's timeouts
-		err := m.redis.chargeRequests(ctx, b)
+		err := m.redis.chargeRequests(b) // bounded by the client's timeouts
 		if err == nil {
 			return
 		}
-		m.redisFailed(ctx, err)
+		m.redisFailed(err)
 	}
 	m.chargeLocally(b)
 }
@@ -330,12 +329,10 @@ func (m *Meter) chargeLocally(b []pendingCharge) {
 	}
 }
 
-// redisFailed records a failed Redis call; unless the caller's context was
-// what failed, Redis counts as unreachable from now on.
-func (m *Meter) redisFailed(ctx context.Context, err error) {
-	if ctx.Err() != nil {
-		return // the client went away: says nothing about Redis
-	}
+// redisFailed records a failed Redis call: Redis counts as unreachable from
+// now on. Its calls are bounded by the client's timeouts alone, never by a
+// request's context, so a client going away cannot fail one.
+func (m *Meter) redisFailed(err error) {
 	m.redisErrors.Add(1)
 	m.markDown(err)
 }

@@ -231,9 +231,9 @@ func (s *redisStore) keys(session string, win int64) []string {
 }
 
 // admitRequest applies the counting rules in Redis, after the charges
-// pending, in the same round trip: one pipeline, in order, so that the
+// pending, in the same script call (batch.go), in order, so that the
 // admission sees them.
-func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS int64, l Limits,
+func (s *redisStore) admitRequest(session string, expiresMS int64, l Limits,
 	nowUS int64, lease string, leaseEndMS int64, pending []pendingCharge) (counters, uint8, error) {
 	win := nowUS / 1000 / windowMS
 	args := []any{nowUS, expiresMS, l.RequestsPerMinute, l.TokensPerMinute, l.TotalTokens, l.ConcurrentRequests,
@@ -283,8 +283,8 @@ func (s *redisStore) admitRequest(ctx context.Context, session string, expiresMS
 }
 
 // chargeRequests sends finished requests' charges and lease releases in one
-// pipeline (one round trip).
-func (s *redisStore) chargeRequests(ctx context.Context, pending []pendingCharge) error {
+// script call (one round trip).
+func (s *redisStore) chargeRequests(pending []pendingCharge) error {
 	if len(pending) == 0 {
 		return nil
 	}
