@@ -242,9 +242,9 @@ func (mt *metering) finish(ctx context.Context, status int, info *requestInfo, d
 	mt.m.FinishAsync(d, tokens)
 
 	if res.Found {
-		model := mt.metrics.modelLabel(u.model)
-		mt.metrics.tokens.WithLabelValues(model, tokenKindInput).Add(float64(res.Usage.InputTokens))
-		mt.metrics.tokens.WithLabelValues(model, tokenKindOutput).Add(float64(res.Usage.OutputTokens))
+		t := mt.metrics.modelTokens(u.model)
+		t.input.Add(float64(res.Usage.InputTokens))
+		t.output.Add(float64(res.Usage.OutputTokens))
 	}
 	if res.Malformed > 0 {
 		mt.metrics.parseErrors.WithLabelValues(u.surface.String()).Add(float64(res.Malformed))

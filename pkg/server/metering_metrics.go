@@ -55,7 +55,10 @@ func (c LimitsConfig) Validate() error {
 // of values: models are the configured list plus "other" and "unknown",
 // limits and surfaces are fixed sets.
 type usageMetrics struct {
-	models map[string]struct{} // limits.metrics_models
+	// models holds each model label's two series of tokens, resolved once so
+	// that an answer costs one map lookup: limits.metrics_models, "other"
+	// and "unknown".
+	models map[string]modelTokens
 
 	tokens      *prometheus.CounterVec // by model and kind
 	estimated   prometheus.Counter
@@ -68,7 +71,7 @@ type usageMetrics struct {
 // meter's state and counts as functions read at each scrape.
 func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) (*usageMetrics, error) {
 	um := &usageMetrics{
-		models: make(map[string]struct{}, len(models)),
+		models: make(map[string]modelTokens, len(models)+2),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtgate_chat_tokens_total",
 			Help: "Tokens the chat answers reported, by model (limits.metrics_models, else other; unknown when the request body was not read) and kind (input, output).",
@@ -89,9 +92,6 @@ func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) 
 			Name: "jwtgate_limits_refused_total",
 			Help: "Chat requests refused with 429 by a session limit, by limit.",
 		}, []string{"limit"}),
-	}
-	for _, name := range models {
-		um.models[name] = struct{}{}
 	}
 
 	var err error
@@ -150,9 +150,10 @@ func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) 
 	}
 
 	// Pre-declare the series whose label values are known.
-	for _, kind := range []string{tokenKindInput, tokenKindOutput} {
-		for _, model := range append([]string{modelOther, modelUnknown}, models...) {
-			um.tokens.WithLabelValues(model, kind)
+	for _, model := range append([]string{modelOther, modelUnknown}, models...) {
+		um.models[model] = modelTokens{
+			input:  um.tokens.WithLabelValues(model, tokenKindInput),
+			output: um.tokens.WithLabelValues(model, tokenKindOutput),
 		}
 	}
 	for _, s := range []usage.Surface{usage.SurfaceChatCompletions, usage.SurfaceResponses, usage.SurfaceMessages} {
@@ -165,14 +166,20 @@ func newUsageMetrics(reg *prometheus.Registry, m *meter.Meter, models []string) 
 	return um, nil
 }
 
-// modelLabel bounds the model label: a configured name as it is, anything
-// else as "other", and "unknown" when the body was not read.
-func (um *usageMetrics) modelLabel(model string) string {
+// modelTokens are one model label's series of jwtgate_chat_tokens_total.
+type modelTokens struct {
+	input, output prometheus.Counter
+}
+
+// modelTokens returns the series of the model label that bounds model: a
+// configured name as it is, anything else as "other", and "unknown" when the
+// body was not read.
+func (um *usageMetrics) modelTokens(model string) modelTokens {
 	if model == "" {
-		return modelUnknown
+		return um.models[modelUnknown]
 	}
-	if _, ok := um.models[model]; ok {
-		return model
+	if t, ok := um.models[model]; ok {
+		return t
 	}
-	return modelOther
+	return um.models[modelOther]
 }
