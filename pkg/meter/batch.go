@@ -65,6 +65,7 @@ type job struct {
 type batcher struct {
 	client *redis.Client
 	script *redis.Script
+	jobs   sync.Pool // of *job, each with its done channel
 
 	mu     sync.Mutex
 	queue  []*job
@@ -76,21 +77,20 @@ type batcher struct {
 
 func newBatcher(client *redis.Client) *batcher {
 	b := &batcher{client: client, script: redis.NewScript(batchScript), wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	b.jobs.New = func() any { return &job{done: make(chan struct{}, 1)} }
 	b.wg.Add(1)
 	go b.run()
 	return b
 }
 
-var jobPool = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
-
 // do runs calls, in order, and returns their replies.
 func (b *batcher) do(calls []scriptCall) ([]any, error) {
-	j := jobPool.Get().(*job)
+	j := b.jobs.Get().(*job)
 	j.calls = calls
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		jobPool.Put(j)
+		b.jobs.Put(j)
 		return nil, redis.ErrClosed
 	}
 	b.queue = append(b.queue, j)
@@ -102,7 +102,7 @@ func (b *batcher) do(calls []scriptCall) ([]any, error) {
 	<-j.done
 	replies, err := j.replies, j.err
 	*j = job{done: j.done}
-	jobPool.Put(j)
+	b.jobs.Put(j)
 	return replies, err
 }
 
