@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jwtgate/jwtgate/internal/redistest"
+	"github.com/jwtgate/jwtgate/internal/usagetest"
 )
 
 // The counting half of session limits against the binary: replicas sharing
@@ -224,7 +225,7 @@ type usageUpstream struct {
 }
 
 // upstreamUsage is what it reports per API (the end of the path): input, output.
-var upstreamUsage = map[string][2]int{"/chat/completions": {7, 5}, "/responses": {11, 4}, "/messages": {9, 6}}
+var upstreamUsage = map[string][2]int64{"/chat/completions": {7, 5}, "/responses": {11, 4}, "/messages": {9, 6}}
 
 func newUsageUpstream(t *testing.T) *usageUpstream {
 	t.Helper()
@@ -255,11 +256,11 @@ func newUsageUpstream(t *testing.T) *usageUpstream {
 		use := upstreamUsage[api]
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, upstreamJSON(api, use))
+			io.WriteString(w, usagetest.Answer(api, use))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		for _, ev := range upstreamEvents(api, use, req.StreamOptions.IncludeUsage) {
+		for _, ev := range usagetest.Events(api, use, req.StreamOptions.IncludeUsage) {
 			io.WriteString(w, ev)
 			w.(http.Flusher).Flush()
 		}
@@ -273,44 +274,6 @@ func (u *usageUpstream) lastBody() string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.bodies[len(u.bodies)-1]
-}
-
-func upstreamJSON(api string, use [2]int) string {
-	switch api {
-	case "/chat/completions":
-		return fmt.Sprintf(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`, use[0], use[1], use[0]+use[1])
-	case "/responses":
-		return fmt.Sprintf(`{"id":"resp_1","object":"response","status":"completed","output":[],"usage":{"input_tokens":%d,"output_tokens":%d,"total_tokens":%d}}`, use[0], use[1], use[0]+use[1])
-	}
-	return fmt.Sprintf(`{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],"model":"claude-test","usage":{"input_tokens":%d,"output_tokens":%d}}`, use[0], use[1])
-}
-
-func upstreamEvents(api string, use [2]int, includeUsage bool) []string {
-	switch api {
-	case "/chat/completions":
-		tail := ""
-		if includeUsage {
-			tail = `,"usage":null`
-		}
-		chunk := func(delta, finish string) string {
-			return `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + `}]` + tail + "}\n\n"
-		}
-		ev := []string{chunk(`{"role":"assistant","content":"Hi"}`, "null"), chunk(`{}`, `"stop"`)}
-		if includeUsage {
-			ev = append(ev, fmt.Sprintf(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`+"\n\n", use[0], use[1], use[0]+use[1]))
-		}
-		return append(ev, "data: [DONE]\n\n")
-	case "/responses":
-		return []string{
-			"event: response.created\n" + `data: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","usage":null}}` + "\n\n",
-			"event: response.completed\n" + fmt.Sprintf(`data: {"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","status":"completed","usage":{"input_tokens":%d,"output_tokens":%d,"total_tokens":%d}}}`, use[0], use[1], use[0]+use[1]) + "\n\n",
-		}
-	}
-	return []string{
-		"event: message_start\n" + fmt.Sprintf(`data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":%d,"output_tokens":1}}}`, use[0]) + "\n\n",
-		"event: message_delta\n" + fmt.Sprintf(`data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":%d}}`, use[1]) + "\n\n",
-		"event: message_stop\n" + `data: {"type":"message_stop"}` + "\n\n",
-	}
 }
 
 // TestBudgetThroughProxy: the budget is spent by what the answers of the three
@@ -351,11 +314,11 @@ func TestBudgetThroughProxy(t *testing.T) {
 			if got := up.lastBody(); !strings.Contains(got, `"stream_options":{"include_usage":true}`) {
 				t.Errorf("the upstream was not asked for the usage chunk: %s", got)
 			}
-			if want := strings.Join(upstreamEvents(tt.api, use, false), ""); string(resp.Body) != want {
+			if want := strings.Join(usagetest.Events(tt.api, use, false), ""); string(resp.Body) != want {
 				t.Errorf("client stream\n%q\nwant the upstream's without the usage chunk\n%q", resp.Body, want)
 			}
 		}
-		spent += use[0] + use[1]
+		spent += int(use[0] + use[1])
 	}
 	resp := s.do(t, request{Method: http.MethodPost, Path: "/chat/chat/completions", Token: tok, Body: `{"model":"gpt-test",` + msgs + `}`})
 	if resp.Status != http.StatusTooManyRequests {
