@@ -178,16 +178,34 @@ func proofRefusal(err error, nonce string) *Refusal {
 	return ref
 }
 
+// headerDPoPKey is [HeaderDPoP] as http.Header keys it (its canonical form),
+// so that no request pays for canonicalising it.
+const headerDPoPKey = "Dpop"
+
+// ProofHeader returns the proof of h's DPoP header, "" when there is none or it
+// is empty; ok is false when h carries more than one DPoP header, which RFC 9449
+// section 4.3 refuses.
+func ProofHeader(h http.Header) (proof string, ok bool) {
+	switch values := h[headerDPoPKey]; len(values) {
+	case 0:
+		return "", true
+	case 1:
+		return values[0], true
+	}
+	return "", false
+}
+
 // readProof reads the DPoP proof of r into cr and settles whether cr is in the
 // DPoP presentation: at most one DPoP header, and on a WebSocket upgrade (with
 // [WithWebSocketProtocol]) at most one "jwtgate.dpop." entry, never both.
 func readProof(r *http.Request, sources source, cr *credentials) *Refusal {
 	var n int
-	switch values := r.Header[http.CanonicalHeaderKey(HeaderDPoP)]; {
-	case len(values) > 1:
+	proof, ok := ProofHeader(r.Header)
+	if !ok {
 		return badRequest("more than one DPoP header")
-	case len(values) == 1 && values[0] != "":
-		cr.proof, n = values[0], 1
+	}
+	if proof != "" {
+		cr.proof, n = proof, 1
 	}
 	var inProtocol bool
 	if sources&sourceProtocol != 0 && IsWebSocketUpgrade(r) {

@@ -231,16 +231,16 @@ func checkJKTMember(member *string) *apiError {
 // which dpop.required refuses. With both, they must name one key. It runs once
 // the API key is accepted, so only a client with one can fill the replay cache.
 func (d sessionDeps) sessionBinding(c *gin.Context, l *live, member *string) (string, *apiError) {
-	values := c.Request.Header.Values(ginauth.HeaderDPoP)
-	if len(values) > 1 {
+	proof, ok := ginauth.ProofHeader(c.Request.Header)
+	if !ok {
 		return "", invalidRequest("more than one DPoP header")
 	}
 	var jkt string
 	if member != nil {
 		jkt = *member
 	}
-	if len(values) == 1 && values[0] != "" {
-		res, err := l.dpop.sessions.Verify(values[0], dpop.Request{
+	if proof != "" {
+		res, err := l.dpop.sessions.Verify(proof, dpop.Request{
 			Method: c.Request.Method,
 			URL:    d.requestURL(c.Request),
 			JKT:    jkt, // the proof of another key is refused before it is remembered
