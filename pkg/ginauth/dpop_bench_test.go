@@ -93,7 +93,7 @@ func BenchmarkDPoP(b *testing.B) {
 			tok := issue(key.JKT())
 			proofs := make([]string, 512)
 			for i := range proofs {
-				proofs[i] = mustProof(b, key, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: tok})
+				proofs[i] = key.MustProof(b, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: tok})
 			}
 			pv := newProofs()
 			engine := benchEngine(ginauth.New(cached, ginauth.WithDPoP(pv)))
@@ -130,7 +130,7 @@ func BenchmarkDPoP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			check, err := key.SignatureCheck(mustProof(b, key, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: issue(key.JKT())}))
+			check, err := key.SignatureCheck(key.MustProof(b, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: issue(key.JKT())}))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func BenchmarkDPoPPaired(b *testing.B) {
 			proofs := make([]string, 512)
 			floors := make([]func() bool, len(proofs))
 			for i := range proofs {
-				proofs[i] = mustProof(b, key, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: tok})
+				proofs[i] = key.MustProof(b, dpoptest.Claims{HTM: http.MethodGet, HTU: "http://example.com/r", AccessToken: tok})
 				if floors[i], err = key.SignatureCheck(proofs[i]); err != nil {
 					b.Fatal(err)
 				}

@@ -33,7 +33,7 @@ type dpopFixture struct {
 
 func newDPoPFixture(t testing.TB, opts ...dpop.Option) *dpopFixture {
 	t.Helper()
-	f := &dpopFixture{tokens: newTestTokens(t), key: mustKey(t), other: mustKey(t)}
+	f := &dpopFixture{tokens: newTestTokens(t), key: dpoptest.MustES256(t), other: dpoptest.MustES256(t)}
 	f.bound = f.issue(t, f.key.JKT())
 	f.unbound = f.issue(t, "")
 	v, err := dpop.NewVerifier(opts...)
@@ -53,28 +53,10 @@ func (f *dpopFixture) issue(t testing.TB, jkt string) string {
 	return is.Token
 }
 
-func mustKey(t testing.TB) *dpoptest.Key {
-	t.Helper()
-	k, err := dpoptest.NewES256()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustProof(t testing.TB, k *dpoptest.Key, c dpoptest.Claims) string {
-	t.Helper()
-	p, err := k.Proof(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // proof is the proof k makes for a request to /protected with tok.
 func (f *dpopFixture) proof(t testing.TB, k *dpoptest.Key, method, tok string) string {
 	t.Helper()
-	return mustProof(t, k, dpoptest.Claims{HTM: method, HTU: protectedURL, AccessToken: tok})
+	return k.MustProof(t, dpoptest.Claims{HTM: method, HTU: protectedURL, AccessToken: tok})
 }
 
 // router mounts the middleware with DPoP (and X-API-Key and subprotocols) in
@@ -174,14 +156,14 @@ func TestDPoPRules(t *testing.T) {
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofMethod, wantLabel: "dpop_htm", wantDPoP: true, mended: get(dpopHeader())},
 		{name: "htm POST for a WebSocket upgrade", bad: get(upgrade(http.Header{"Sec-Websocket-Protocol": {"jwtgate.bearer." + f.bound + ", jwtgate.dpop." + f.proof(t, f.key, "POST", f.bound)}})),
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofMethod, wantLabel: "dpop_htm", wantDPoP: true, mended: get(wsGood())},
-		{name: "htu of another host", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "http://other.example/protected", AccessToken: f.bound})}}),
+		{name: "htu of another host", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "http://other.example/protected", AccessToken: f.bound})}}),
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofURI, wantLabel: "dpop_htu", wantDPoP: true,
-			mended: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "HTTP://Example.COM:80/protected", AccessToken: f.bound})}})},
-		{name: "htu of another path", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "http://example.com/other", AccessToken: f.bound})}}),
+			mended: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "HTTP://Example.COM:80/protected", AccessToken: f.bound})}})},
+		{name: "htu of another path", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "http://example.com/other", AccessToken: f.bound})}}),
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofURI, wantLabel: "dpop_htu", wantDPoP: true, mended: get(dpopHeader())},
-		{name: "htu https for plain http", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "https://example.com/protected", AccessToken: f.bound})}}),
+		{name: "htu https for plain http", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "https://example.com/protected", AccessToken: f.bound})}}),
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofURI, wantLabel: "dpop_htu", wantDPoP: true,
-			mended: get(upgrade(http.Header{"Sec-Websocket-Protocol": {"jwtgate.bearer." + f.bound + ", jwtgate.dpop." + mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "ws://example.com/protected", AccessToken: f.bound})}}))},
+			mended: get(upgrade(http.Header{"Sec-Websocket-Protocol": {"jwtgate.bearer." + f.bound + ", jwtgate.dpop." + f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "ws://example.com/protected", AccessToken: f.bound})}}))},
 		{name: "no ath", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.proof(t, f.key, "GET", "")}}),
 			wantStatus: 401, wantCode: "invalid_dpop_proof", wantErr: dpop.ErrProofATH, wantLabel: "dpop_ath", wantDPoP: true, mended: get(dpopHeader())},
 		{name: "ath of another token", bad: get(http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {f.proof(t, f.key, "GET", f.unbound)}}),
@@ -322,7 +304,7 @@ func TestDPoPNonceFlow(t *testing.T) {
 	r := f.router(&hooked)
 	send := func(nonce string) *httptest.ResponseRecorder {
 		hooked = nil
-		p := mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: protectedURL, AccessToken: f.bound, Nonce: nonce, IAT: now})
+		p := f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: protectedURL, AccessToken: f.bound, Nonce: nonce, IAT: now})
 		return serve(r, http.MethodGet, http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {p}})
 	}
 	checkNonceRefusal := func(rec *httptest.ResponseRecorder) string {
@@ -402,7 +384,7 @@ func TestRequestURL(t *testing.T) {
 	r := f.router(&hooked, ginauth.WithRequestURL(func(r *http.Request) *url.URL {
 		return &url.URL{Scheme: "https", Host: "public.example", Path: r.URL.Path}
 	}))
-	p := mustProof(t, f.key, dpoptest.Claims{HTM: "GET", HTU: "https://public.example/protected", AccessToken: f.bound})
+	p := f.key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: "https://public.example/protected", AccessToken: f.bound})
 	if rec := serve(r, http.MethodGet, http.Header{"Authorization": {"DPoP " + f.bound}, "Dpop": {p}}); rec.Code != 200 {
 		t.Fatalf("proof for the public URL: %d %s", rec.Code, rec.Body)
 	}

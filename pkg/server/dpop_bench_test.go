@@ -22,10 +22,7 @@ func BenchmarkDPoPChat(b *testing.B) {
 		o.verifierOpts = append(o.verifierOpts, token.WithCache(token.DefaultCacheSize))
 		o.cfg.DPoP.ReplayCacheSize = 1 << 20
 	})
-	key, err := dpoptest.NewES256()
-	if err != nil {
-		b.Fatal(err)
-	}
+	key := dpoptest.MustES256(b)
 	unbound := ts.createSession(b, "").AccessToken
 	bound := ts.createSession(b, `{"dpop_jkt":"`+key.JKT()+`"}`).AccessToken
 	const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}`
@@ -52,7 +49,7 @@ func BenchmarkDPoPChat(b *testing.B) {
 			if len(batch) == 0 {
 				b.StopTimer()
 				for range 256 {
-					batch = append(batch, mustProof(b, key, dpoptest.Claims{HTM: http.MethodPost, HTU: base + "/chat/chat/completions", AccessToken: bound}))
+					batch = append(batch, key.MustProof(b, dpoptest.Claims{HTM: http.MethodPost, HTU: base + "/chat/chat/completions", AccessToken: bound}))
 				}
 				b.StartTimer()
 			}

@@ -22,27 +22,9 @@ import (
 // base is the URL httptest.NewRequest addresses.
 const base = "http://example.com"
 
-func mustKey(t testing.TB) *dpoptest.Key {
-	t.Helper()
-	k, err := dpoptest.NewES256()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustProof(t testing.TB, k *dpoptest.Key, c dpoptest.Claims) string {
-	t.Helper()
-	p, err := k.Proof(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // sessionProof is k's proof for POST /sessions at base.
 func sessionProof(t testing.TB, k *dpoptest.Key) string {
-	return mustProof(t, k, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions"})
+	return k.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions"})
 }
 
 // dpopRequest is a request with tok in the DPoP presentation and k's proof for it.
@@ -50,7 +32,7 @@ func dpopRequest(t testing.TB, k *dpoptest.Key, method, path, tok, body string) 
 	t.Helper()
 	r := request{method: method, path: path, headers: http.Header{
 		"Authorization": {"DPoP " + tok},
-		"Dpop":          {mustProof(t, k, dpoptest.Claims{HTM: method, HTU: base + path, AccessToken: tok})},
+		"Dpop":          {k.MustProof(t, dpoptest.Claims{HTM: method, HTU: base + path, AccessToken: tok})},
 	}}
 	if body != "" {
 		r.body, r.ctype = body, "application/json"
@@ -98,7 +80,7 @@ func cnfOf(t testing.TB, tok string) string {
 // with the request that breaks it and the same request mended, which is issued a
 // token bound to the right key.
 func TestDPoPSessionBinding(t *testing.T) {
-	key, other := mustKey(t), mustKey(t)
+	key, other := dpoptest.MustES256(t), dpoptest.MustES256(t)
 	type post struct {
 		header http.Header
 		body   string
@@ -123,9 +105,9 @@ func TestDPoPSessionBinding(t *testing.T) {
 		mended     post
 		wantJKT    string // the mended request's binding; "" for an unbound token
 	}{
-		{name: "proof with htm GET", bad: post{header: http.Header{"Dpop": {mustProof(t, key, dpoptest.Claims{HTM: "GET", HTU: base + "/sessions"})}}},
+		{name: "proof with htm GET", bad: post{header: http.Header{"Dpop": {key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: base + "/sessions"})}}},
 			wantStatus: 400, wantCode: "invalid_dpop_proof", wantLabel: "dpop_htm", mended: post{header: http.Header{"Dpop": {sessionProof(t, key)}}}, wantJKT: key.JKT()},
-		{name: "proof for another path", bad: post{header: http.Header{"Dpop": {mustProof(t, key, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions/refresh"})}}},
+		{name: "proof for another path", bad: post{header: http.Header{"Dpop": {key.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions/refresh"})}}},
 			wantStatus: 400, wantCode: "invalid_dpop_proof", wantLabel: "dpop_htu", mended: post{header: http.Header{"Dpop": {sessionProof(t, key)}}}, wantJKT: key.JKT()},
 		{name: "proof not a JWS", bad: post{header: http.Header{"Dpop": {"proof"}}},
 			wantStatus: 400, wantCode: "invalid_dpop_proof", wantLabel: "dpop_malformed", mended: post{header: http.Header{"Dpop": {sessionProof(t, key)}}}, wantJKT: key.JKT()},
@@ -234,7 +216,7 @@ func TestDPoPLabelsPredeclared(t *testing.T) {
 // key; a refresh needs such a proof and keeps the binding.
 func TestDPoPSessionFlow(t *testing.T) {
 	ts := newTestServer(t)
-	key, other := mustKey(t), mustKey(t)
+	key, other := dpoptest.MustES256(t), dpoptest.MustES256(t)
 	res := ts.do(t, request{method: "POST", path: "/sessions", headers: http.Header{"X-API-Key": {testAPIKey}, "Dpop": {sessionProof(t, key)}}})
 	if res.status != 201 {
 		t.Fatalf("POST /sessions: %d %s", res.status, res.body)
@@ -280,7 +262,7 @@ func TestDPoPSessionFlow(t *testing.T) {
 		{method: "POST", path: "/sessions/refresh", headers: http.Header{"Authorization": {"DPoP " + tok}}},
 		dpopRequest(t, other, "POST", "/sessions/refresh", tok, ""),
 		{method: "POST", path: "/sessions/refresh", headers: http.Header{"Authorization": {"DPoP " + tok},
-			"Dpop": {mustProof(t, key, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions", AccessToken: tok})}}},
+			"Dpop": {key.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions", AccessToken: tok})}}},
 	} {
 		res := ts.do(t, bad)
 		if res.status != 401 || !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "DPoP ") {
@@ -306,7 +288,7 @@ func TestDPoPSessionFlow(t *testing.T) {
 // TestDPoPRequiredRefresh: with dpop.required an unbound session is not renewed,
 // and a bound one is.
 func TestDPoPRequiredRefresh(t *testing.T) {
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	ts := newTestServer(t)
 	plain := ts.createSession(t, "").AccessToken
 	bound := ts.createSession(t, `{"dpop_jkt":"`+key.JKT()+`"}`).AccessToken
@@ -329,7 +311,7 @@ func TestDPoPRequiredRefresh(t *testing.T) {
 // it, whether the reload replaces the DPoP settings or keeps them.
 func TestDPoPReplayAcrossReload(t *testing.T) {
 	ts := newTestServer(t)
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	tok := ts.createSession(t, `{"dpop_jkt":"`+key.JKT()+`"}`).AccessToken
 	for _, opts := range [][]server.ReloadOption{nil, {server.ReloadDPoP(server.DPoPConfig{MaxAge: time.Minute, Leeway: time.Second})}} {
 		r := dpopRequest(t, key, "GET", "/chat/models", tok, "")
@@ -360,7 +342,7 @@ func TestDPoPReplayAcrossReload(t *testing.T) {
 // accepted key fills the replay cache of POST /sessions.
 func TestDPoPProofAfterAPIKey(t *testing.T) {
 	ts := newTestServer(t, func(o *testOptions) { o.cfg.AllowedAPIKeys = []string{testAPIKey} })
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	p := sessionProof(t, key)
 	res := ts.do(t, request{method: "POST", path: "/sessions", headers: http.Header{"X-API-Key": {otherAPIKey}, "Dpop": {p}}})
 	wantError(t, res, 401, "invalid_api_key")
@@ -385,9 +367,9 @@ func TestDPoPNonces(t *testing.T) {
 	ts := newTestServer(t, func(o *testOptions) {
 		o.cfg.DPoP = server.DPoPConfig{Nonces: ns, MaxAge: time.Hour, Now: func() time.Time { return now }}
 	})
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	create := func(nonce string) response {
-		p := mustProof(t, key, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions", Nonce: nonce, IAT: now})
+		p := key.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: base + "/sessions", Nonce: nonce, IAT: now})
 		return ts.do(t, request{method: "POST", path: "/sessions", headers: http.Header{"X-API-Key": {testAPIKey}, "Dpop": {p}}})
 	}
 	res := create("")
@@ -403,7 +385,7 @@ func TestDPoPNonces(t *testing.T) {
 	tok := decodeJSON[tokenResponse](t, res.body).AccessToken
 
 	chat := func(nonce string) response {
-		p := mustProof(t, key, dpoptest.Claims{HTM: "GET", HTU: base + "/chat/models", AccessToken: tok, Nonce: nonce, IAT: now})
+		p := key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: base + "/chat/models", AccessToken: tok, Nonce: nonce, IAT: now})
 		return ts.do(t, request{method: "GET", path: "/chat/models", headers: http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {p}}})
 	}
 	res = chat("")
@@ -429,9 +411,9 @@ func TestDPoPNonces(t *testing.T) {
 // proof's htu must match only when the peer is a trusted proxy.
 func TestDPoPBehindProxy(t *testing.T) {
 	ts := newTestServer(t, func(o *testOptions) { o.cfg.TrustedProxies = []string{"10.0.0.0/8", "fd00::1"} })
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	public := func() string {
-		return mustProof(t, key, dpoptest.Claims{HTM: "POST", HTU: "https://gw.example/sessions"})
+		return key.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: "https://gw.example/sessions"})
 	}
 	forwarded := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"gw.example, inner.example"}}
 	tests := []struct {
@@ -482,7 +464,7 @@ func TestDPoPProxied(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := newTestServer(t, func(o *testOptions) { o.cfg.Chat.UpstreamURL = upURL })
-	key := mustKey(t)
+	key := dpoptest.MustES256(t)
 	tok := ts.createSession(t, `{"dpop_jkt":"`+key.JKT()+`"}`).AccessToken
 	r := dpopRequest(t, key, "GET", "/chat/models", tok, "")
 	res := ts.do(t, r)
@@ -503,12 +485,12 @@ func TestDPoPProxied(t *testing.T) {
 	t.Cleanup(front.Close)
 	wtok := wts.createSession(t, `{"dpop_jkt":"`+key.JKT()+`"}`).AccessToken
 	// A browser names the URL it opens: ws://host/path.
-	proof := mustProof(t, key, dpoptest.Claims{HTM: "GET", HTU: wsURL(front, "/chat/realtime"), AccessToken: wtok})
+	proof := key.MustProof(t, dpoptest.Claims{HTM: "GET", HTU: wsURL(front, "/chat/realtime"), AccessToken: wtok})
 	ctx, cancel := context.WithTimeout(t.Context(), wsGuard)
 	defer cancel()
 	for _, refused := range [][]string{
 		{"realtime", "jwtgate.bearer." + wtok},
-		{"realtime", "jwtgate.bearer." + wtok, "jwtgate.dpop." + mustProof(t, key, dpoptest.Claims{HTM: "POST", HTU: wsURL(front, "/chat/realtime"), AccessToken: wtok})},
+		{"realtime", "jwtgate.bearer." + wtok, "jwtgate.dpop." + key.MustProof(t, dpoptest.Claims{HTM: "POST", HTU: wsURL(front, "/chat/realtime"), AccessToken: wtok})},
 	} {
 		c, resp, err := websocket.Dial(ctx, wsURL(front, "/chat/realtime"), &websocket.DialOptions{Subprotocols: refused})
 		if err == nil {
@@ -542,7 +524,7 @@ func TestDPoPProxied(t *testing.T) {
 // the logs hold no proof, token or key.
 func TestDPoPLogsHoldNoSecrets(t *testing.T) {
 	ts := newTestServer(t)
-	key, other := mustKey(t), mustKey(t)
+	key, other := dpoptest.MustES256(t), dpoptest.MustES256(t)
 	sp := sessionProof(t, key)
 	res := ts.do(t, request{method: "POST", path: "/sessions", headers: http.Header{"X-API-Key": {testAPIKey}, "Dpop": {sp}}})
 	tok := decodeJSON[tokenResponse](t, res.body).AccessToken
