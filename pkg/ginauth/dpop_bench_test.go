@@ -36,18 +36,7 @@ func (s *swappableProofs) Nonce() string { return s.v.Load().Nonce() }
 // reports cpu-ns/op, the process's CPU time per request, which other load on the
 // machine moves far less than the wall time. See pkg/dpop's BenchmarkCheckProof.
 func BenchmarkDPoP(b *testing.B) {
-	tt := newTestTokens(b)
-	cached, err := token.NewVerifier(tt.keys, testIssuer, testAudience, token.WithCache(token.DefaultCacheSize))
-	if err != nil {
-		b.Fatal(err)
-	}
-	issue := func(jkt string) string {
-		is, err := tt.issuer.Issue(b.Context(), token.Params{APIKey: testAPIKey, JKT: jkt})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return is.Token
-	}
+	cached, issue := benchTokens(b)
 	newProofs := func() *swappableProofs {
 		s := &swappableProofs{}
 		v, err := dpop.NewVerifier()
@@ -73,19 +62,8 @@ func BenchmarkDPoP(b *testing.B) {
 		}
 		cpu.Report()
 	})
-	rsa, err := dpoptest.NewRS256(2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, k := range []struct {
-		name string
-		key  func() (*dpoptest.Key, error)
-	}{
-		{"dpop-es256", dpoptest.NewES256},
-		{"dpop-eddsa", dpoptest.NewEd25519},
-		{"dpop-rs256", func() (*dpoptest.Key, error) { return rsa, nil }},
-	} {
-		b.Run("scheme="+k.name, func(b *testing.B) {
+	for _, k := range benchKeys(b) {
+		b.Run("scheme=dpop-"+strings.ToLower(k.alg), func(b *testing.B) {
 			key, err := k.key()
 			if err != nil {
 				b.Fatal(err)
@@ -125,7 +103,7 @@ func BenchmarkDPoP(b *testing.B) {
 		})
 		// The floor of the row above: the bare signature check of one of its
 		// proofs, all that a proof must cost.
-		b.Run("scheme=signature-"+strings.TrimPrefix(k.name, "dpop-"), func(b *testing.B) {
+		b.Run("scheme=signature-"+strings.ToLower(k.alg), func(b *testing.B) {
 			key, err := k.key()
 			if err != nil {
 				b.Fatal(err)
@@ -155,31 +133,9 @@ func BenchmarkDPoP(b *testing.B) {
 // run hits the three alike, and a call another process interrupted falls out of
 // the median.
 func BenchmarkDPoPPaired(b *testing.B) {
-	tt := newTestTokens(b)
-	cached, err := token.NewVerifier(tt.keys, testIssuer, testAudience, token.WithCache(token.DefaultCacheSize))
-	if err != nil {
-		b.Fatal(err)
-	}
-	issue := func(jkt string) string {
-		is, err := tt.issuer.Issue(b.Context(), token.Params{APIKey: testAPIKey, JKT: jkt})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return is.Token
-	}
-	rsa, err := dpoptest.NewRS256(2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, k := range []struct {
-		name string
-		key  func() (*dpoptest.Key, error)
-	}{
-		{"ES256", dpoptest.NewES256},
-		{"EdDSA", dpoptest.NewEd25519},
-		{"RS256", func() (*dpoptest.Key, error) { return rsa, nil }},
-	} {
-		b.Run("alg="+k.name, func(b *testing.B) {
+	cached, issue := benchTokens(b)
+	for _, k := range benchKeys(b) {
+		b.Run("alg="+k.alg, func(b *testing.B) {
 			key, err := k.key()
 			if err != nil {
 				b.Fatal(err)
@@ -255,6 +211,43 @@ func BenchmarkDPoPPaired(b *testing.B) {
 			b.ReportMetric(medianNanos(sig), "signature-ns/op")
 			b.ReportMetric(medianNanos(extra), "extra-ns/op")
 		})
+	}
+}
+
+// benchTokens returns a verifier with the verified-token cache on (as jwtgate
+// runs) and a function issuing a token bound to jkt ("" for an unbound one).
+func benchTokens(b *testing.B) (*token.Verifier, func(jkt string) string) {
+	tt := newTestTokens(b)
+	cached, err := token.NewVerifier(tt.keys, testIssuer, testAudience, token.WithCache(token.DefaultCacheSize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cached, func(jkt string) string {
+		is, err := tt.issuer.Issue(b.Context(), token.Params{APIKey: testAPIKey, JKT: jkt})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return is.Token
+	}
+}
+
+// benchKey makes a client key of one proof algorithm for a sub-benchmark.
+type benchKey struct {
+	alg string
+	key func() (*dpoptest.Key, error)
+}
+
+// benchKeys are the algorithms the DPoP benchmarks measure: ES256, EdDSA, and
+// RS256 with one 2048-bit key made up front, since making one is slow.
+func benchKeys(b *testing.B) []benchKey {
+	rsa, err := dpoptest.NewRS256(2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []benchKey{
+		{"ES256", dpoptest.NewES256},
+		{"EdDSA", dpoptest.NewEd25519},
+		{"RS256", func() (*dpoptest.Key, error) { return rsa, nil }},
 	}
 }
 
