@@ -46,3 +46,14 @@ func TestNoneShortTable(t *testing.T) {
 	}()
 	None("", digits[:255])
 }
+
+// TestCompactJWS checks the table byte by byte against the grammar: the
+// base64url alphabet and the dot pass, every other byte is refused.
+func TestCompactJWS(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+		if got := None(string([]byte{byte(c)}), CompactJWS); got != want {
+			t.Fatalf("None(%#x, CompactJWS) = %v, want %v", c, got, want)
+		}
+	}
+}

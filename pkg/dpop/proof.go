@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/jwtgate/jwtgate/internal/bytetable"
 )
 
 // The accepted algorithms, by their canonical names.
@@ -411,18 +413,5 @@ func dpopTyp(typ string) bool {
 // Strict base64 decoding skips CR and LF, so without this check a line break in a
 // segment would make another spelling of the same proof.
 func compactChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !compactChar[s[i]] {
-			return false
-		}
-	}
-	return true
+	return bytetable.None(s, bytetable.CompactJWS)
 }
-
-// compactChar marks the bytes compactChars accepts.
-var compactChar = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
-	}
-	return t
-}()
