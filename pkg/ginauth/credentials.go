@@ -71,6 +71,9 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 	var (
 		cr credentials
 		n  int
+		// protocols are the offered subprotocols of an upgrade, parsed once for
+		// the token and the DPoP proof; nil when the source is not read.
+		protocols []string
 	)
 	switch auth := h["Authorization"]; {
 	case len(auth) > 1:
@@ -90,7 +93,11 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 		}
 	}
 	if sources&sourceProtocol != 0 && IsWebSocketUpgrade(r) {
-		tok, found, bearer, ref := protocolToken(h)
+		var ok bool
+		if protocols, ok = Subprotocols(h); !ok {
+			return credentials{}, badRequest("the Sec-WebSocket-Protocol header must be a comma-separated list of tokens")
+		}
+		tok, found, bearer, ref := protocolToken(protocols)
 		if ref != nil {
 			return credentials{}, ref
 		}
@@ -124,7 +131,7 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 		}
 	}
 	if sources&sourceDPoP != 0 {
-		if ref := readProof(r, sources, &cr); ref != nil {
+		if ref := readProof(h, protocols, &cr); ref != nil {
 			return credentials{}, ref
 		}
 	}
@@ -132,13 +139,9 @@ func readCredentials(r *http.Request, sources source) (credentials, *Refusal) {
 }
 
 // protocolToken returns the token of the one token-bearing entry among the
-// offered subprotocols of h, found reporting whether there is one and bearer
+// offered subprotocols entries, found reporting whether there is one and bearer
 // whether it is a "jwtgate.bearer." entry.
-func protocolToken(h http.Header) (tok string, found, bearer bool, ref *Refusal) {
-	entries, ok := Subprotocols(h)
-	if !ok {
-		return "", false, false, badRequest("the Sec-WebSocket-Protocol header must be a comma-separated list of tokens")
-	}
+func protocolToken(entries []string) (tok string, found, bearer bool, ref *Refusal) {
 	for _, e := range entries {
 		v, isBearer, ok := protocolValue(e)
 		if !ok {

@@ -195,12 +195,14 @@ func ProofHeader(h http.Header) (proof string, ok bool) {
 	return "", false
 }
 
-// readProof reads the DPoP proof of r into cr and settles whether cr is in the
-// DPoP presentation: at most one DPoP header, and on a WebSocket upgrade (with
-// [WithWebSocketProtocol]) at most one "jwtgate.dpop." entry, never both.
-func readProof(r *http.Request, sources source, cr *credentials) *Refusal {
+// readProof reads the DPoP proof of a request with header h into cr and settles
+// whether cr is in the DPoP presentation: at most one DPoP header, and among the
+// offered subprotocols of a WebSocket upgrade (with [WithWebSocketProtocol];
+// protocols, as readCredentials parsed them, nil otherwise) at most one
+// "jwtgate.dpop." entry, never both.
+func readProof(h http.Header, protocols []string, cr *credentials) *Refusal {
 	var n int
-	proof, ok := ProofHeader(r.Header)
+	proof, ok := ProofHeader(h)
 	if !ok {
 		return badRequest("more than one DPoP header")
 	}
@@ -208,17 +210,14 @@ func readProof(r *http.Request, sources source, cr *credentials) *Refusal {
 		cr.proof, n = proof, 1
 	}
 	var inProtocol bool
-	if sources&sourceProtocol != 0 && IsWebSocketUpgrade(r) {
-		entries, _ := Subprotocols(r.Header) // checked by readCredentials
-		for _, e := range entries {
-			if !hasPrefixFold(e, ProtocolDPoPPrefix) {
-				continue
-			}
-			if inProtocol {
-				return badRequest("more than one DPoP proof in Sec-WebSocket-Protocol")
-			}
-			cr.proof, inProtocol, n = e[len(ProtocolDPoPPrefix):], true, n+1
+	for _, e := range protocols {
+		if !hasPrefixFold(e, ProtocolDPoPPrefix) {
+			continue
 		}
+		if inProtocol {
+			return badRequest("more than one DPoP proof in Sec-WebSocket-Protocol")
+		}
+		cr.proof, inProtocol, n = e[len(ProtocolDPoPPrefix):], true, n+1
 	}
 	if n > 1 {
 		return badRequest("the request carries DPoP proofs in more than one place; send exactly one")
