@@ -18,22 +18,14 @@ type dpopClient struct {
 
 func newDPoPClient(t *testing.T, s *server) *dpopClient {
 	t.Helper()
-	k, err := dpoptest.NewES256()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &dpopClient{s: s, key: k}
+	return &dpopClient{s: s, key: dpoptest.MustES256(t)}
 }
 
 // proof is the client's proof for method and path on its server, with the ath of
 // tok when tok is not empty and the last nonce it was given.
 func (c *dpopClient) proof(t *testing.T, method, path, tok string) string {
 	t.Helper()
-	p, err := c.key.Proof(dpoptest.Claims{HTM: method, HTU: c.s.URL + path, AccessToken: tok, Nonce: c.nonce})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return c.key.MustProof(t, dpoptest.Claims{HTM: method, HTU: c.s.URL + path, AccessToken: tok, Nonce: c.nonce})
 }
 
 // do sends r with a fresh proof (and the DPoP scheme when r.Token is set),
@@ -256,15 +248,9 @@ func TestDPoPNoncesAcrossReplicas(t *testing.T) {
 // server.trusted_proxies.
 func TestDPoPBehindProxy(t *testing.T) {
 	apiKey := newAPIKey(t)
-	k, err := dpoptest.NewES256()
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := dpoptest.MustES256(t)
 	forwarded := func(s *server) *response {
-		p, err := k.Proof(dpoptest.Claims{HTM: http.MethodPost, HTU: "https://gw.example/sessions"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := k.MustProof(t, dpoptest.Claims{HTM: http.MethodPost, HTU: "https://gw.example/sessions"})
 		return s.do(t, request{Method: http.MethodPost, Path: "/sessions", Header: map[string]string{
 			"X-API-Key": apiKey, "DPoP": p, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "gw.example"}})
 	}
