@@ -55,6 +55,9 @@ const (
 	// CodeUseDPoPNonce asks the client to retry with the nonce of the DPoP-Nonce
 	// header.
 	CodeUseDPoPNonce = "use_dpop_nonce"
+	// DescUseDPoPNonce is the description a [CodeUseDPoPNonce] refusal gives,
+	// here and at the token endpoint.
+	DescUseDPoPNonce = "a DPoP proof with the nonce of the DPoP-Nonce header is required"
 )
 
 // Reasons a request is refused for DPoP. Errors passed to the [WithErrorHook]
@@ -173,7 +176,7 @@ func proofRefusal(err error, nonce string) *Refusal {
 	ref := dpopRefusal(fmt.Errorf("%w: %w", ErrProofInvalid, err), CodeInvalidDPoPProof)
 	if errors.Is(err, dpop.ErrProofNonce) && nonce != "" {
 		ref.Code, ref.nonce = CodeUseDPoPNonce, nonce
-		ref.Description = "a DPoP proof with the nonce of the DPoP-Nonce header is required"
+		ref.Description = DescUseDPoPNonce
 	}
 	return ref
 }

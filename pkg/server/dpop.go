@@ -213,7 +213,6 @@ const (
 	descJKTInvalid  = "dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key (43 characters)"
 	descJKTMismatch = "the DPoP proof's key does not match dpop_jkt"
 	descRequired    = "this server issues only DPoP-bound tokens: send a DPoP proof or dpop_jkt"
-	descNonce       = "a DPoP proof with the nonce of the DPoP-Nonce header is required"
 )
 
 // checkJKTMember checks the dpop_jkt member's form, before any work is done on
@@ -269,7 +268,7 @@ func (d sessionDeps) proofError(c *gin.Context, l *live, err error) *apiError {
 	case errors.Is(err, dpop.ErrProofNonce):
 		if n := l.dpop.sessions.Nonce(); n != "" {
 			c.Header(ginauth.HeaderDPoPNonce, n)
-			return dpopError(ginauth.CodeUseDPoPNonce, descNonce)
+			return dpopError(ginauth.CodeUseDPoPNonce, ginauth.DescUseDPoPNonce)
 		}
 	case errors.Is(err, dpop.ErrProofBinding):
 		desc = descJKTMismatch
