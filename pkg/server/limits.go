@@ -73,7 +73,7 @@ func enforceLimits(maxBody int64, inject bool) gin.HandlerFunc {
 		}
 		// A session that counts tokens has its body read on the APIs whose
 		// answers report usage: for the model, and to ask a stream for its usage.
-		counting := countsTokens(lim) && usage.SurfaceOf(rest) != usage.SurfaceUnknown
+		counting := meterLimits(lim).CountsTokens() && usage.SurfaceOf(rest) != usage.SurfaceUnknown
 		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 && !counting {
 			return
 		}

@@ -125,10 +125,6 @@ func reportEchoUsage(c *gin.Context, model string, input, output int) {
 	}
 }
 
-// countsTokens reports whether lim has a token limit, whose answers' usage must
-// be read and charged.
-func countsTokens(lim token.Limits) bool { return lim.TokensPerMinute() > 0 || lim.TotalTokens() > 0 }
-
 // meterLimits returns the counted members of lim as the meter takes them.
 func meterLimits(lim token.Limits) meter.Limits {
 	return meter.Limits{
