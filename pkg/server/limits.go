@@ -73,12 +73,14 @@ func enforceLimits(maxBody int64, inject bool) gin.HandlerFunc {
 		}
 		// A session that counts tokens has its body read on the APIs whose
 		// answers report usage: for the model, and to ask a stream for its usage.
-		counting := meterLimits(lim).CountsTokens() && usage.SurfaceOf(rest) != usage.SurfaceUnknown
+		surface := usage.SurfaceOf(rest)
+		counting := meterLimits(lim).CountsTokens() && surface != usage.SurfaceUnknown
 		if !lim.RestrictsModels() && lim.MaxOutputTokens() == 0 && !counting {
 			return
 		}
 		b := bodyStep{lim: lim, rest: rest, maxBody: maxBody, scanners: scanners,
-			inject: inject && counting, note: chatUsageOf(c.Request.Context())}
+			inject: inject && counting && surface == usage.SurfaceChatCompletions,
+			note:   chatUsageOf(c.Request.Context())}
 		if e := limitBody(c, &b); e != nil {
 			respondError(c, e)
 		}
@@ -105,7 +107,7 @@ type bodyStep struct {
 	rest     string // the path after /chat
 	maxBody  int64
 	scanners *sync.Pool
-	inject   bool       // ask a streamed chat completion for its usage chunk
+	inject   bool       // a chat completion: ask it, if streamed, for its usage chunk
 	note     *callUsage // where the model and the body's length are noted; nil: nowhere
 }
 
@@ -238,7 +240,7 @@ func limitObject(r *http.Request, mb *memBody, b *bodyStep) *apiError {
 	if e := capOutput(r, mb, lim, rest, &s); e != nil {
 		return e
 	}
-	if b.inject && string(s.stream) == "true" && usage.SurfaceOf(rest) == usage.SurfaceChatCompletions {
+	if b.inject && string(s.stream) == "true" {
 		b.note.setInjected(injectStreamUsage(r, mb, &s))
 	}
 	return nil
