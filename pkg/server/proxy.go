@@ -40,6 +40,10 @@ const copyBufferSize = 8 << 10
 // transport's default of 2 would make most concurrent requests dial anew.
 const maxIdleConnsPerHost = 64
 
+// upstreamKeepAlive is the TCP keep-alive period of the connections to the
+// upstream, whichever transport dials them.
+const upstreamKeepAlive = 30 * time.Second
+
 // chatProxy forwards /chat/*path to one upstream. Everything costly (transport,
 // reverse proxy, allowed path list) is built once by [newChatProxy].
 type chatProxy struct {
@@ -136,7 +140,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 
 	tr := base.Clone()
 	tr.Proxy = nil // the upstream is configured explicitly; HTTP_PROXY must not redirect keys
-	tr.DialContext = (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.DialContext = (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: upstreamKeepAlive}).DialContext
 	tr.ResponseHeaderTimeout = cfg.ResponseHeaderTimeout
 	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	// Pass bodies through as the upstream encoded them: with compression on, the
@@ -148,7 +152,7 @@ func buildChatProxy(cfg ChatConfig, logger *slog.Logger, m *upstreamMetrics) (*c
 		// (pkg/h1); upgrades and what else it does not carry go to tr.
 		rt = h1.New(h1.Config{
 			DialTimeout:           cfg.ConnectTimeout,
-			KeepAlive:             30 * time.Second,
+			KeepAlive:             upstreamKeepAlive,
 			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
 			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
 			IdleConnTimeout:       tr.IdleConnTimeout,
