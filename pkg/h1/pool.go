@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 )
 
@@ -99,10 +100,12 @@ func (t *Transport) expire(c *conn) {
 	c.close()
 }
 
-// hostPort is the dial address of a URL host: with the port, 80 by default.
-func hostPort(host, port string) string {
-	if port == "" {
-		port = "80"
+// hostPort is the dial address of u's host: with the port, 80 by default. A
+// host with its port is that address already (brackets and all), so the
+// common case builds no string per request.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
 	}
-	return net.JoinHostPort(host, port)
+	return net.JoinHostPort(u.Hostname(), "80")
 }

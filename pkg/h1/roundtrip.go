@@ -29,7 +29,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ctx := req.Context()
-	key := hostPort(req.URL.Hostname(), req.URL.Port())
+	key := hostPort(req.URL)
 	orig := req
 	for {
 		if ctx.Err() != nil {
