@@ -48,8 +48,8 @@ type clientWriter struct {
 	// round trip fails (handleError).
 	roundTrip bool
 	scratch   http.Header
-	// flushed is set once a Write went out whole: what follows comes through
-	// Write and is flushed there too.
+	// flushed is set while the last Write went out whole and was flushed:
+	// there is nothing left for FlushError.
 	flushed bool
 }
 
@@ -106,8 +106,8 @@ func (cw *clientWriter) Write(p []byte) (int, error) {
 	n, err := cw.w.Write(p)
 	if err == nil {
 		err = flushWriter(cw.w)
-		cw.flushed = err == nil
 	}
+	cw.flushed = err == nil // a failed write leaves FlushError to report it
 	if err != nil && cw.err == nil {
 		cw.err = err
 	}
