@@ -18,8 +18,7 @@ func (t *Transport) getConn(ctx context.Context, key string) (*conn, error) {
 			break
 		}
 		if c.alive() {
-			c.reused = true
-			return c, nil
+			return c, nil // reused: putIdle marked it
 		}
 		c.close()
 	}
