@@ -350,6 +350,6 @@ func readUsage(res *http.Response, u *callUsage) {
 	u.reader = r
 }
 
-// readsUsage reports whether the answer to a request to path rest has usage to
-// read, so that it is asked for uncompressed.
+// readsUsage reports whether the answer to the request, by the API of its path,
+// has usage to read, so that it is asked for uncompressed.
 func (u *callUsage) readsUsage() bool { return u != nil && u.surface != usage.SurfaceUnknown }
