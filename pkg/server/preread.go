@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+
+	"github.com/jwtgate/jwtgate/pkg/h1"
 )
 
 // maxPrereadBody is the largest request body the proxy reads whole before
 // forwarding it. Chat requests are mostly smaller; larger ones, and bodies of
-// unknown length, stream through as they arrive.
-const maxPrereadBody = 16 << 10
+// unknown length, stream through as they arrive. It is pkg/h1's limit on the
+// bodies it writes itself, so that a body read whole here is one h1 carries
+// (a larger one goes to its fallback, which writes while it reads).
+const maxPrereadBody = h1.DefaultMaxInlineBody
 
 // prereadBody reads the request body into memory when its length is known and
 // at most maxPrereadBody, replaces r.Body with it and returns it; rewrite gives
