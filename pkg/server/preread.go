@@ -31,6 +31,12 @@ func prereadBody(r *http.Request) ([]byte, error) {
 	if n <= 0 || n > maxPrereadBody || r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if buf := heldBody(r.Body, n); buf != nil {
+		// Read whole by the limits step already: forwarded as it is.
+		_ = r.Body.Close()
+		r.Body = inMemoryBody(buf)
+		return buf, nil
+	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
 		if err == io.EOF {
@@ -50,3 +56,17 @@ func prereadBody(r *http.Request) ([]byte, error) {
 
 // inMemoryBody is b as a request body the transport writes with the headers.
 func inMemoryBody(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
+
+// heldBody returns the bytes of body when it is a body the limits step holds in
+// memory as one part (nothing spliced in), unread, of n bytes: a copy of it
+// would be a second buffer of the same bytes. Otherwise it returns nil.
+func heldBody(body io.ReadCloser, n int64) []byte {
+	if cb, ok := body.(*clientBody); ok {
+		body = cb.rc
+	}
+	mb, ok := body.(*memBody)
+	if !ok || mb.i != 0 || len(mb.parts[1])+len(mb.parts[2]) != 0 || int64(len(mb.parts[0])) != n {
+		return nil
+	}
+	return mb.parts[0]
+}

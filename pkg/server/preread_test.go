@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,5 +62,28 @@ func TestPrereadBody(t *testing.T) {
 	r := &http.Request{Method: http.MethodGet, Body: http.NoBody}
 	if buf, err := prereadBody(r); buf != nil || err != nil || r.Body != http.NoBody {
 		t.Errorf("no body: %v, %T; want nil and http.NoBody", err, r.Body)
+	}
+}
+
+// TestPrereadBodyTakesHeldBody checks that a body the limits step holds whole
+// is forwarded from its own bytes, not a copy, also behind the proxy's
+// clientBody, and that a spliced body is copied whole.
+func TestPrereadBodyTakesHeldBody(t *testing.T) {
+	const body = `{"model":"m"}`
+	held := []byte(body)
+	r := httptest.NewRequest(http.MethodPost, "/chat/v1/chat/completions", nil)
+	setBody(r, &memBody{parts: [3][]byte{held}})
+	r.Body = &clientBody{rc: r.Body}
+	buf, err := prereadBody(r)
+	if err != nil || string(buf) != body || &buf[0] != &held[0] {
+		t.Fatalf("prereadBody = %q, %v; want the held bytes themselves", buf, err)
+	}
+
+	spliced := &memBody{parts: [3][]byte{[]byte(`{"model":"m"`), []byte(`,"max_tokens":5`), []byte(`}`)}}
+	r = httptest.NewRequest(http.MethodPost, "/chat/v1/chat/completions", nil)
+	setBody(r, spliced)
+	buf, err = prereadBody(r)
+	if want := `{"model":"m","max_tokens":5}`; err != nil || string(buf) != want {
+		t.Fatalf("prereadBody = %q, %v; want %q", buf, err, want)
 	}
 }
