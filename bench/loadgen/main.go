@@ -133,15 +133,12 @@ func parseFlags(args []string) (options, error) {
 		rawURL   string
 		body     string
 		bodyFile string
-		headers  []string
+		headers  headerFlag
 	)
 	fs.StringVar(&o.name, "name", "", "name printed in the result (default: method and URL path)")
 	fs.StringVar(&rawURL, "url", "", "target URL; loopback hosts only (required)")
 	fs.StringVar(&o.method, "method", http.MethodGet, "HTTP method")
-	fs.Func("header", `request header "Name: value" (repeatable)`, func(s string) error {
-		headers = append(headers, s)
-		return nil
-	})
+	headers.register(fs)
 	fs.StringVar(&body, "body", "", "request body")
 	fs.StringVar(&bodyFile, "body-file", "", "read the request body from this file")
 	dpopFlags := registerDPoPFlags(fs)
@@ -176,14 +173,8 @@ func parseFlags(args []string) (options, error) {
 	if o.name == "" {
 		o.name = o.method + " " + u.Path
 	}
-	o.header = make(http.Header)
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, ":")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return options{}, fmt.Errorf(`-header %q: want "Name: value"`, h)
-		}
-		o.header.Add(k, strings.TrimSpace(v))
+	if o.header, err = headers.parse(); err != nil {
+		return options{}, err
 	}
 	switch {
 	case body != "" && bodyFile != "":
@@ -229,6 +220,31 @@ func parseFlags(args []string) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// headerFlag collects the repeatable -header flag of both commands; parse
+// reads it once the flags are parsed and the URL is checked.
+type headerFlag []string
+
+func (h *headerFlag) register(fs *flag.FlagSet) {
+	fs.Func("header", `request header "Name: value" (repeatable)`, func(s string) error {
+		*h = append(*h, s)
+		return nil
+	})
+}
+
+// parse returns the headers, refusing a line that is not "Name: value".
+func (h headerFlag) parse() (http.Header, error) {
+	header := make(http.Header)
+	for _, line := range h {
+		k, v, ok := strings.Cut(line, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf(`-header %q: want "Name: value"`, line)
+		}
+		header.Add(k, strings.TrimSpace(v))
+	}
+	return header, nil
 }
 
 // loopbackURL parses raw and refuses anything but http(s) to a loopback host.

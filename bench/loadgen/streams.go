@@ -84,15 +84,12 @@ func parseStreamsFlags(args []string) (streamsOptions, error) {
 		so      streamsOptions
 		rawURL  string
 		body    string
-		headers []string
+		headers headerFlag
 	)
 	fs.StringVar(&so.name, "name", "streams", "name printed in the result")
 	fs.StringVar(&rawURL, "url", "", "stream URL; loopback hosts only, http (required)")
 	fs.StringVar(&so.method, "method", http.MethodPost, "HTTP method")
-	fs.Func("header", `request header "Name: value" (repeatable)`, func(s string) error {
-		headers = append(headers, s)
-		return nil
-	})
+	headers.register(fs)
 	fs.StringVar(&body, "body", "", "request body")
 	fs.IntVar(&so.n, "n", 1000, "streams open at once (at most 20000)")
 	fs.IntVar(&so.ramp, "ramp", 2000, "streams opened per second")
@@ -115,14 +112,8 @@ func parseStreamsFlags(args []string) (streamsOptions, error) {
 	}
 	so.target = u
 	so.method = strings.ToUpper(so.method)
-	so.header = make(http.Header)
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, ":")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return streamsOptions{}, fmt.Errorf(`-header %q: want "Name: value"`, h)
-		}
-		so.header.Add(k, strings.TrimSpace(v))
+	if so.header, err = headers.parse(); err != nil {
+		return streamsOptions{}, err
 	}
 	so.body = []byte(body)
 	switch {
