@@ -4,11 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/jwtgate/jwtgate/internal/benchcpu"
 	"github.com/jwtgate/jwtgate/pkg/token"
 )
 
@@ -34,49 +31,16 @@ func BenchmarkSessionPath(b *testing.B) {
 		if !cache {
 			suffix = "/cache=off"
 		}
-		cases := []struct {
-			route  string
-			method string
-			path   string
-			header http.Header
-			body   string
-			want   int
-		}{
+		cases := []pathCase{
 			{"healthz", http.MethodGet, "/healthz", nil, "", http.StatusOK},
 			{"sessions-current", http.MethodGet, "/sessions/current", http.Header{"Authorization": {"Bearer " + tok}}, "", http.StatusOK},
 		}
 		if cache {
-			cases = append(cases, struct {
-				route  string
-				method string
-				path   string
-				header http.Header
-				body   string
-				want   int
-			}{"sessions-create", http.MethodPost, "/sessions", http.Header{"Content-Type": {"application/json"}},
+			cases = append(cases, pathCase{"sessions-create", http.MethodPost, "/sessions", http.Header{"Content-Type": {"application/json"}},
 				`{"api_key":"` + testAPIKey + `"}`, http.StatusCreated})
 		}
 		for _, tc := range cases {
-			b.Run("route="+tc.route+suffix, func(b *testing.B) {
-				req := httptest.NewRequest(tc.method, tc.path, nil)
-				req.Header = tc.header
-				body := strings.NewReader(tc.body)
-				w := &discardWriter{h: make(http.Header)}
-				b.ReportAllocs()
-				defer benchcpu.Start(b).Report()
-				for b.Loop() {
-					if tc.body != "" {
-						body.Reset(tc.body)
-						req.Body = io.NopCloser(body)
-						req.ContentLength = int64(len(tc.body))
-					}
-					w.reset()
-					ts.srv.ServeHTTP(w, req)
-					if w.code != tc.want {
-						b.Fatalf("status %d: %s", w.code, w.body.Bytes())
-					}
-				}
-			})
+			b.Run("route="+tc.route+suffix, func(b *testing.B) { tc.run(b, ts) })
 		}
 	}
 }
