@@ -253,10 +253,16 @@ func (d sessionDeps) sessionBinding(c *gin.Context, l *live, member *string) (st
 		return res.JKT, nil
 	}
 	if jkt == "" && l.dpop.required {
-		d.countRefusal(c, "dpop_missing")
-		return "", dpopError(ginauth.CodeInvalidDPoPProof, descRequired)
+		return "", d.refuseUnbound(c)
 	}
 	return jkt, nil
+}
+
+// refuseUnbound counts and returns the refusal of an unbound session (a new
+// one, or the refresh of one) under dpop.required.
+func (d sessionDeps) refuseUnbound(c *gin.Context) *apiError {
+	d.countRefusal(c, "dpop_missing")
+	return dpopError(ginauth.CodeInvalidDPoPProof, descRequired)
 }
 
 // proofError answers a proof refused at POST /sessions, counted by reason:

@@ -251,8 +251,7 @@ func handleRefreshSession(d sessionDeps) gin.HandlerFunc {
 		if claims.JKT == "" && l.dpop.required {
 			// A bound token's proof was checked by the middleware; an unbound one
 			// is not renewed once binding is required.
-			d.countRefusal(c, "dpop_missing")
-			respondError(c, dpopError(ginauth.CodeInvalidDPoPProof, descRequired))
+			respondError(c, d.refuseUnbound(c))
 			return
 		}
 		issued, err := l.issuer.Refresh(c.Request.Context(), claims, ttl)
