@@ -113,8 +113,8 @@ type appender interface {
 // string that is not valid UTF-8, which the reflective encoder refuses too: that is
 // answered as writeJSON answers any encoding failure. It is generic so that a,
 // a struct, is not boxed into an interface per response. The buffer comes from
-// bufs (nil: a new one) and is cleared before it goes back, since the writer
-// has copied it by then and a token response is a secret.
+// bufs and is cleared before it goes back, since the writer has copied it by
+// then and a token response is a secret.
 func respondAppender[A appender](c *gin.Context, bufs *bodyBuffers, status int, a A) {
 	buf := bufs.get()
 	defer bufs.put(buf)
@@ -136,10 +136,8 @@ type bodyBuffers struct{ pool sync.Pool }
 const maxPooledBody = 4 << 10
 
 func (p *bodyBuffers) get() *[]byte {
-	if p != nil {
-		if b, ok := p.pool.Get().(*[]byte); ok {
-			return b
-		}
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return b
 	}
 	b := make([]byte, 0, 1024)
 	return &b
@@ -148,7 +146,7 @@ func (p *bodyBuffers) get() *[]byte {
 // put clears the whole of b's array (an encoding that failed half way wrote
 // past b's length) and returns it to the pool.
 func (p *bodyBuffers) put(b *[]byte) {
-	if p == nil || cap(*b) > maxPooledBody {
+	if cap(*b) > maxPooledBody {
 		return
 	}
 	*b = (*b)[:0]
