@@ -47,7 +47,9 @@ func nonceSecret(cfg config.Config, random []byte) []byte {
 		return []byte(cfg.DPoP.NonceSecret)
 	case j.SealSecret != "":
 		return []byte(j.SealSecret)
-	case len(j.Keys) > 0:
+	}
+	switch configuredKeySource(cfg) { // which of jwt.keys and jwt.secret signs
+	case keySourceKeys:
 		k := j.Keys[0]
 		for _, kc := range j.Keys {
 			if kc.KID == j.SigningKey {
@@ -58,7 +60,7 @@ func nonceSecret(cfg config.Config, random []byte) []byte {
 			return []byte(k.PrivateKeyPEM)
 		}
 		return []byte(k.Secret)
-	case j.Secret != "":
+	case keySourceSecret:
 		return []byte(j.Secret)
 	}
 	return random
