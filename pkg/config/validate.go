@@ -276,8 +276,8 @@ func (d DPoP) validate(p *problems) {
 	if d.ReplayCacheSize < 1 || d.ReplayCacheSize > MaxReplayCacheSize {
 		p.add("dpop.replay_cache_size", "want 1 to %d, got %d", MaxReplayCacheSize, d.ReplayCacheSize)
 	}
-	if d.NonceWindow < time.Second || d.NonceWindow > MaxNonceWindow {
-		p.add("dpop.nonce_window", "want 1s to %s, got %s", MaxNonceWindow, d.NonceWindow)
+	if d.NonceWindow < dpop.MinNonceWindow || d.NonceWindow > MaxNonceWindow {
+		p.add("dpop.nonce_window", "want %s to %s, got %s", dpop.MinNonceWindow, MaxNonceWindow, d.NonceWindow)
 	}
 	checkSecret(p, "dpop.nonce_secret", d.NonceSecret, d.NonceSecretFile, dpop.MinNonceSecretLen, "")
 }

@@ -19,6 +19,9 @@ const DefaultNonceWindow = 5 * time.Minute
 // MinNonceSecretLen is the shortest secret [NewNonceSource] accepts, in bytes.
 const MinNonceSecretLen = 32
 
+// MinNonceWindow is the shortest window [NewNonceSource] accepts.
+const MinNonceWindow = time.Second
+
 // nonceInfo is the HKDF info that ties the derived key to this use, so the
 // configured secret may be one that also serves elsewhere without the MACs meeting.
 const nonceInfo = "jwtgate dpop nonce v1"
@@ -48,7 +51,7 @@ func NewNonceSource(secret []byte, window time.Duration) (*NonceSource, error) {
 	if len(secret) < MinNonceSecretLen {
 		return nil, fmt.Errorf("creating nonce source: secret must be at least %d bytes, got %d", MinNonceSecretLen, len(secret))
 	}
-	if window < time.Second {
+	if window < MinNonceWindow {
 		return nil, errors.New("creating nonce source: window must be at least a second")
 	}
 	key, err := hkdf.Key(sha256.New, secret, nil, nonceInfo, sha256.Size)
