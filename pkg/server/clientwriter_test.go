@@ -227,9 +227,9 @@ func TestClientWriterRenewSlack(t *testing.T) {
 		cw.init(w, idle, time.Time{})
 		cw.answered()
 		for _, at := range []time.Duration{0, 3 * time.Second, 9 * time.Second, 10 * time.Second, 19 * time.Second, 31 * time.Second} {
-			time.Sleep(start.Add(at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(at)))
 			cw.Write([]byte("x"))
-			left := w.deadlines[len(w.deadlines)-1].Sub(time.Now())
+			left := time.Until(w.deadlines[len(w.deadlines)-1])
 			if left < idle*7/8 || left > idle {
 				t.Errorf("write at %v: deadline %v ahead, want between %v and %v", at, left, idle*7/8, idle)
 			}
